@@ -1,0 +1,19 @@
+//! Pure core of inbox-triage.
+//!
+//! Everything here is deterministic: no AWS, no network, no clock. Time is
+//! passed in (`now_ms`, unix milliseconds), and I/O happens behind the traits
+//! in [`ports`], which the adapter crates implement.
+
+pub mod classify;
+pub mod envelope;
+pub mod filters;
+pub mod gzip;
+pub mod ingest;
+pub mod message;
+pub mod notification;
+pub mod ports;
+pub mod signature;
+pub mod text;
+pub mod ticket;
+
+pub use message::{Attachment, BodyFormat, Header, Message, Participant};

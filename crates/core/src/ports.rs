@@ -1,0 +1,184 @@
+//! Ports: the small traits the core owns and the adapter crates implement.
+//!
+//! Each trait is one capability (queue, idempotency, tickets, message source),
+//! so a new provider, store or sink is one new adapter. Methods return
+//! `impl Future + Send` so handlers stay generic and run on multi-threaded
+//! runtimes (Lambda, the local `triage` server, tests).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Instant;
+
+use crate::envelope::QueuedMessage;
+use crate::message::Message;
+use crate::ticket::{Ticket, TicketWrite};
+
+// ---------------------------------------------------------------- queue
+
+/// Why a queue refused or could not take messages. Every variant means
+/// "not durably queued": ingest answers 503 so the provider retries.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue timed out after {0} ms")]
+    Timeout(u64),
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    /// Some entries of a batch were refused; carries the entry ids.
+    #[error("queue refused {} of the batch: {reason}", failed_ids.len())]
+    Partial {
+        failed_ids: Vec<String>,
+        reason: String,
+    },
+}
+
+/// Where verified notifications go (SQS in AWS, an in-process queue locally).
+pub trait NotificationQueue: Send + Sync {
+    /// Queue every message, or fail. Returning `Ok` means every message is
+    /// durably accepted.
+    fn send_all(&self, messages: &[QueuedMessage])
+    -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+// ---------------------------------------------------------------- stores
+
+/// A transient store failure (throttling, timeout) is retried by redelivery;
+/// a permanent one (bad configuration, item too large) goes to the DLQ.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store throttled: {0}")]
+    Throttled(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store rejected the request: {0}")]
+    Rejected(String),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, StoreError::Rejected(_))
+    }
+}
+
+/// Key of one idempotency record: one message of one grant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DedupeKey {
+    pub grant_id: String,
+    pub message_id: String,
+}
+
+impl DedupeKey {
+    /// The single string key stored in tables: `grant_id#message_id`.
+    pub fn as_key(&self) -> String {
+        format!("{}#{}", self.grant_id, self.message_id)
+    }
+}
+
+/// Timing of a claim, all from the caller's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimTimes {
+    /// Now, unix milliseconds.
+    pub now_ms: i64,
+    /// The lease ends at this instant (unix ms); after it another worker may
+    /// take over. Must end before the SQS visibility timeout.
+    pub lease_until_ms: i64,
+    /// The record expires (TTL attribute, unix seconds).
+    pub expires_at_s: i64,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// We own the record now (new, expired TTL, or expired lease).
+    Claimed,
+    /// Already processed; carries the recorded outcome (e.g. `created:TICKET`).
+    Completed { outcome: String },
+    /// Another worker holds a live lease: retry later, never drop.
+    InProgress { lease_until_ms: i64 },
+}
+
+/// Powertools-style idempotency records.
+pub trait IdempotencyStore: Send + Sync {
+    /// Conditionally claim the record: succeeds when absent, when its TTL has
+    /// passed (TTL deletion is lazy) or when it is IN_PROGRESS with an expired lease.
+    fn claim(
+        &self,
+        key: &DedupeKey,
+        times: ClaimTimes,
+    ) -> impl Future<Output = Result<ClaimOutcome, StoreError>> + Send;
+
+    /// Mark the record COMPLETED with a short outcome string (kept until TTL).
+    fn complete(
+        &self,
+        key: &DedupeKey,
+        outcome: &str,
+        expires_at_s: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Release a claim after a failure so a retry can run at once.
+    fn release(&self, key: &DedupeKey) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Filters for listing tickets.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub queue: Option<String>,
+    pub priority: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Tickets, with threading. Writes are idempotent: writing the same message
+/// twice never makes two tickets nor counts a message twice.
+pub trait TicketStore: Send + Sync {
+    /// Create the ticket, or append the message to the ticket that already
+    /// owns its thread (thread id, or any of `ticket.thread_keys`).
+    fn write(&self, ticket: &Ticket) -> impl Future<Output = Result<TicketWrite, StoreError>> + Send;
+
+    /// List tickets (newest first), filtered.
+    fn list(
+        &self,
+        filter: &TicketFilter,
+    ) -> impl Future<Output = Result<Vec<Ticket>, StoreError>> + Send;
+}
+
+// ---------------------------------------------------------------- provider API
+
+/// Errors of the provider's API. Not-found is not an error (`Ok(None)`).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Worth retrying later: 429/5xx exhausted, timeouts, connection errors.
+    #[error("provider API transient failure: {0}")]
+    Transient(String),
+    /// Retrying will not help: 400/401/403, malformed response.
+    #[error("provider API permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Role of a folder, from its provider attributes (`\Sent`, `\Drafts`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FolderRole {
+    Inbox,
+    Sent,
+    Drafts,
+    Trash,
+    Spam,
+    Other,
+}
+
+/// Reads messages and folders from the provider (the Nylas API).
+pub trait MessageSource: Send + Sync {
+    /// The full message with headers; `Ok(None)` when it is gone (404).
+    /// Retries stop at `deadline`.
+    fn fetch_message(
+        &self,
+        grant_id: &str,
+        message_id: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Option<Message>, FetchError>> + Send;
+
+    /// Folder id -> role for one grant. Callers cache it.
+    fn folder_roles(
+        &self,
+        grant_id: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<HashMap<String, FolderRole>, FetchError>> + Send;
+}

@@ -1,0 +1,148 @@
+//! The ticket model as stored (DynamoDB item / SQLite row) and listed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::{Attachment, Participant};
+
+/// What a rule decided, kept on the ticket for audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRule {
+    /// Rule name, e.g. `incidents`, `vip_domain`, `alias`, `mailbox`, `default`.
+    pub rule: String,
+    /// What it decided, e.g. `category=incidents`, `priority=high`, `queue=billing`.
+    pub decision: String,
+}
+
+/// Attachment metadata kept on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentMeta {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub inline: bool,
+}
+
+impl From<&Attachment> for AttachmentMeta {
+    fn from(a: &Attachment) -> Self {
+        AttachmentMeta {
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size: a.size,
+            inline: a.is_inline,
+        }
+    }
+}
+
+/// A support ticket. Never holds the full body: `snippet` is short text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Deterministic: derived from grant id + first message id.
+    pub id: String,
+    pub grant_id: String,
+    /// The message that opened the ticket.
+    pub message_id: String,
+    pub thread_id: Option<String>,
+    pub subject: String,
+    pub requester: Participant,
+    pub to: Vec<Participant>,
+    pub cc: Vec<Participant>,
+    pub category: String,
+    pub queue: String,
+    pub priority: String,
+    pub status: String,
+    /// Message `date`, unix seconds.
+    pub received_at: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the latest message on the ticket.
+    pub last_message_at: i64,
+    pub message_count: u32,
+    pub message_ids: Vec<String>,
+    pub snippet: String,
+    pub attachments: Vec<AttachmentMeta>,
+    pub applied_rules: Vec<AppliedRule>,
+    /// Other keys that thread into this ticket: RFC 5322 `Message-ID`,
+    /// `In-Reply-To` and `References` values (angle brackets stripped).
+    #[serde(default)]
+    pub thread_keys: Vec<String>,
+}
+
+/// Longest snippet kept on a ticket, in characters.
+pub const SNIPPET_CHARS: usize = 280;
+
+/// Deterministic ticket id for the first message of a ticket:
+/// `t_` + the first 24 hex digits of SHA-256(grant_id NUL message_id).
+pub fn ticket_id(grant_id: &str, message_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(grant_id.as_bytes());
+    h.update([0u8]);
+    h.update(message_id.as_bytes());
+    let digest = h.finalize();
+    format!("t_{}", &hex::encode(digest)[..24])
+}
+
+/// Cut text to at most `max` characters on a char boundary, collapsing whitespace.
+pub fn snippet(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        let needed = word.chars().count() + usize::from(!out.is_empty());
+        if count + needed > max {
+            if out.is_empty() {
+                out.extend(word.chars().take(max));
+            }
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+        count += needed;
+    }
+    out
+}
+
+/// Result of writing a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketWrite {
+    /// A new ticket was created with this id.
+    Created { ticket_id: String },
+    /// The message joined an existing ticket (thread match).
+    Appended { ticket_id: String },
+    /// This message was already on the ticket (a redelivery): nothing changed.
+    AlreadyRecorded { ticket_id: String },
+}
+
+impl TicketWrite {
+    pub fn ticket_id(&self) -> &str {
+        match self {
+            TicketWrite::Created { ticket_id }
+            | TicketWrite::Appended { ticket_id }
+            | TicketWrite::AlreadyRecorded { ticket_id } => ticket_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_id_is_deterministic_and_distinct() {
+        let a = ticket_id("g1", "m1");
+        assert_eq!(a, ticket_id("g1", "m1"));
+        assert_ne!(a, ticket_id("g1", "m2"));
+        // The separator keeps ("g1m", "1") apart from ("g1", "m1").
+        assert_ne!(a, ticket_id("g1m", "1"));
+        assert!(a.starts_with("t_") && a.len() == 26);
+    }
+
+    #[test]
+    fn snippet_cuts_on_words_and_chars() {
+        assert_eq!(snippet("  hello   world  ", 280), "hello world");
+        assert_eq!(snippet("hello world", 8), "hello");
+        assert_eq!(snippet("ééééééééééé", 3), "ééé");
+        assert_eq!(snippet("", 10), "");
+    }
+}

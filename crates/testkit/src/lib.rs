@@ -1,0 +1,73 @@
+//! Shared test support. Tests that talk to SQS, DynamoDB or Secrets Manager
+//! use a real AWS-API server (moto) on loopback, started by `infra/test.sh`.
+//! When it is not there they fail with a message that says how to run them;
+//! they never skip silently.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const HOW_TO_RUN: &str = "this test needs moto on loopback: run the suite with `infra/test.sh` \
+     (it installs moto in .venv and starts it), or start it yourself with \
+     `eval \"$(infra/local/up.sh)\"` and re-run cargo test";
+
+/// The moto endpoint from `AWS_ENDPOINT_URL`. Panics (fails the test) with
+/// instructions when it is unset or not answering.
+pub fn moto_endpoint() -> String {
+    let url = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(u) if !u.trim().is_empty() => u,
+        _ => panic!("AWS_ENDPOINT_URL is not set: {HOW_TO_RUN}"),
+    };
+    let hostport = url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    if std::net::TcpStream::connect(&hostport).is_err() {
+        panic!("nothing answers at AWS_ENDPOINT_URL={url}: {HOW_TO_RUN}");
+    }
+    url
+}
+
+/// AWS config pointed at moto, with fixed test credentials and region.
+pub async fn moto_config() -> aws_config::SdkConfig {
+    let endpoint = moto_endpoint();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "triage-testkit",
+        ))
+        .load()
+        .await
+}
+
+/// A name no other test in this run uses (queues, tables, secrets).
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos}", std::process::id())
+}
+
+/// `../shared/fixtures/<rel>` beside the repository. Panics with a clear
+/// message when the shared folder is missing.
+pub fn shared_fixture(rel: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let path = root.join(rel);
+    if !path.exists() {
+        panic!(
+            "fixture {} is missing: the repository expects ../shared/ beside its root \
+             (as in CI); check it out there",
+            path.display()
+        );
+    }
+    path
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
