@@ -1,1 +1,380 @@
-//! WIP
+//! The pure ingest pipeline: size limits, signature, gzip, parsing, type
+//! filtering and envelope building. The `ingest` Lambda and the local
+//! `triage serve` wrap this with HTTP and a queue.
+
+use crate::envelope::{self, QueuedMessage};
+use crate::gzip::{GzipError, gunzip_capped};
+use crate::notification::{NotificationError, parse_notification};
+use crate::signature::{SignatureError, WebhookSecrets, verify_nylas};
+
+/// Limits and routing choices of the ingest path.
+#[derive(Debug, Clone)]
+pub struct IngestPolicy {
+    /// Largest request body accepted, as received (compressed or not).
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression.
+    pub max_decompressed_bytes: usize,
+    /// The queue's message size limit (SQS `MaximumMessageSize`).
+    pub max_queue_message_bytes: usize,
+    /// Most notifications one request may carry (`deltas[]` entries).
+    pub max_items: usize,
+    /// Base types that are queued; others are acknowledged and dropped.
+    pub enqueue_types: Vec<String>,
+}
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 8 * 1024 * 1024;
+pub const DEFAULT_MAX_QUEUE_MESSAGE_BYTES: usize = 256 * 1024;
+pub const DEFAULT_MAX_ITEMS: usize = 100;
+
+impl Default for IngestPolicy {
+    fn default() -> Self {
+        IngestPolicy {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_queue_message_bytes: DEFAULT_MAX_QUEUE_MESSAGE_BYTES,
+            max_items: DEFAULT_MAX_ITEMS,
+            enqueue_types: vec!["message.created".to_string()],
+        }
+    }
+}
+
+/// Why a delivery was refused. Each maps to an HTTP status and a short,
+/// safe reason (no body, no secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("body exceeds the {limit}-byte limit")]
+    BodyTooLarge { limit: usize },
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("unsupported Content-Encoding (only gzip is accepted)")]
+    UnsupportedEncoding,
+    #[error("gzip body: {0}")]
+    Gzip(#[from] GzipError),
+    #[error(transparent)]
+    Notification(#[from] NotificationError),
+    #[error("too many notifications in one request (limit {limit})")]
+    TooManyItems { limit: usize },
+    #[error("notification {notification_id} has no {missing}")]
+    MissingIds {
+        notification_id: String,
+        missing: &'static str,
+    },
+}
+
+impl IngestError {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            IngestError::BodyTooLarge { .. } | IngestError::TooManyItems { .. } => 413,
+            IngestError::Gzip(GzipError::TooLarge { .. }) => 413,
+            IngestError::Signature(_) => 401,
+            IngestError::UnsupportedEncoding => 415,
+            IngestError::Gzip(GzipError::Corrupt)
+            | IngestError::Notification(_)
+            | IngestError::MissingIds { .. } => 400,
+        }
+    }
+
+    /// A stable code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::BodyTooLarge { .. } => "body_too_large",
+            IngestError::Signature(SignatureError::Missing) => "signature_missing",
+            IngestError::Signature(SignatureError::Malformed) => "signature_malformed",
+            IngestError::Signature(SignatureError::Mismatch) => "signature_mismatch",
+            IngestError::UnsupportedEncoding => "unsupported_encoding",
+            IngestError::Gzip(GzipError::TooLarge { .. }) => "decompressed_too_large",
+            IngestError::Gzip(GzipError::Corrupt) => "gzip_corrupt",
+            IngestError::Notification(NotificationError::NotJson) => "not_json",
+            IngestError::Notification(NotificationError::NotANotification(_)) => {
+                "not_a_notification"
+            }
+            IngestError::Notification(NotificationError::BadType) => "bad_type",
+            IngestError::TooManyItems { .. } => "too_many_items",
+            IngestError::MissingIds { .. } => "missing_ids",
+        }
+    }
+}
+
+/// What happened to one notification item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemDecision {
+    /// Queued with the notification verbatim.
+    Enqueued,
+    /// Queued as a reference (too large for the queue): the worker fetches.
+    EnqueuedReference,
+    /// A type we are not configured to queue: acknowledged, dropped.
+    IgnoredType,
+}
+
+impl ItemDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemDecision::Enqueued => "enqueued",
+            ItemDecision::EnqueuedReference => "enqueued_reference",
+            ItemDecision::IgnoredType => "ignored_type",
+        }
+    }
+}
+
+/// Loggable facts about one item (ids and types only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemSummary {
+    pub notification_id: String,
+    pub type_raw: String,
+    pub grant_id: Option<String>,
+    pub message_id: Option<String>,
+    pub decision: ItemDecision,
+}
+
+/// A verified delivery, ready for the queue.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub messages: Vec<QueuedMessage>,
+    pub items: Vec<ItemSummary>,
+}
+
+/// Is this `Content-Encoding` gzip? `None`/identity: no. Others: error.
+fn is_gzip(content_encoding: Option<&[u8]>) -> Result<bool, IngestError> {
+    let Some(v) = content_encoding.map(<[u8]>::trim_ascii) else {
+        return Ok(false);
+    };
+    if v.is_empty() || v.eq_ignore_ascii_case(b"identity") {
+        Ok(false)
+    } else if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") {
+        Ok(true)
+    } else {
+        Err(IngestError::UnsupportedEncoding)
+    }
+}
+
+/// Verify and parse one webhook delivery, and build its queue messages.
+///
+/// Order matters: size first (cheap), then the signature over the bytes as
+/// received (compressed bytes when gzip), then decompression with a cap,
+/// then parsing. Nothing is parsed before the signature checks out.
+pub fn prepare(
+    policy: &IngestPolicy,
+    secrets: &WebhookSecrets,
+    signature: Option<&[u8]>,
+    content_encoding: Option<&[u8]>,
+    body: &[u8],
+    received_at_ms: i64,
+) -> Result<Prepared, IngestError> {
+    if body.len() > policy.max_body_bytes {
+        return Err(IngestError::BodyTooLarge {
+            limit: policy.max_body_bytes,
+        });
+    }
+    let gzip = is_gzip(content_encoding)?;
+    verify_nylas(secrets, signature, body)?;
+    let inflated;
+    let json = if gzip {
+        inflated = gunzip_capped(body, policy.max_decompressed_bytes)?;
+        inflated.as_slice()
+    } else {
+        body
+    };
+    let items = parse_notification(json)?;
+    if items.len() > policy.max_items {
+        return Err(IngestError::TooManyItems {
+            limit: policy.max_items,
+        });
+    }
+
+    let mut prepared = Prepared {
+        messages: Vec::with_capacity(items.len()),
+        items: Vec::with_capacity(items.len()),
+    };
+    for item in &items {
+        let wanted = policy.enqueue_types.iter().any(|t| *t == item.event_type.base);
+        let decision = if !wanted {
+            ItemDecision::IgnoredType
+        } else {
+            if item.event_type.base.starts_with("message.") {
+                if item.grant_id.is_none() {
+                    return Err(IngestError::MissingIds {
+                        notification_id: item.notification_id.clone(),
+                        missing: "grant_id",
+                    });
+                }
+                if item.object_id.is_none() {
+                    return Err(IngestError::MissingIds {
+                        notification_id: item.notification_id.clone(),
+                        missing: "message id",
+                    });
+                }
+            }
+            let entry_id = format!("n{}", prepared.messages.len());
+            let q = envelope::build(
+                item,
+                "nylas",
+                received_at_ms,
+                entry_id,
+                policy.max_queue_message_bytes,
+            );
+            let d = if q.refetch {
+                ItemDecision::EnqueuedReference
+            } else {
+                ItemDecision::Enqueued
+            };
+            prepared.messages.push(q);
+            d
+        };
+        prepared.items.push(ItemSummary {
+            notification_id: item.notification_id.clone(),
+            type_raw: item.type_raw.to_string(),
+            grant_id: item.grant_id.clone(),
+            message_id: item.object_id.clone(),
+            decision,
+        });
+    }
+    Ok(prepared)
+}
+
+/// Longest challenge echoed back.
+pub const MAX_CHALLENGE_BYTES: usize = 1024;
+
+/// Why a challenge was refused (400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    #[error("missing challenge parameter")]
+    Missing,
+    #[error("challenge exceeds {MAX_CHALLENGE_BYTES} bytes")]
+    TooLong,
+    #[error("challenge contains control characters")]
+    ControlCharacters,
+}
+
+/// Validate the `challenge` query value to echo it back verbatim.
+pub fn check_challenge(value: Option<&str>) -> Result<&str, ChallengeError> {
+    let v = value.ok_or(ChallengeError::Missing)?;
+    if v.is_empty() {
+        return Err(ChallengeError::Missing);
+    }
+    if v.len() > MAX_CHALLENGE_BYTES {
+        return Err(ChallengeError::TooLong);
+    }
+    if v.chars().any(char::is_control) {
+        return Err(ChallengeError::ControlCharacters);
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Envelope;
+    use crate::gzip::gzip;
+    use crate::signature::sign_nylas;
+
+    const SECRET: &str = "test-secret";
+
+    fn body(ty: &str, id: &str) -> String {
+        format!(
+            r#"{{"specversion":"1.0","type":"{ty}","source":"/google/emails/realtime","id":"{id}","time":1,"webhook_delivery_attempt":1,"data":{{"application_id":"a","object":{{"id":"m-{id}","grant_id":"g1","subject":"s","body":"<p>hi</p>"}}}}}}"#
+        )
+    }
+
+    fn run(policy: &IngestPolicy, body: &[u8], enc: Option<&[u8]>) -> Result<Prepared, IngestError> {
+        let secrets = WebhookSecrets::parse(SECRET).unwrap();
+        let sig = sign_nylas(SECRET.as_bytes(), body);
+        prepare(policy, &secrets, Some(sig.as_bytes()), enc, body, 42)
+    }
+
+    #[test]
+    fn created_is_enqueued_verbatim() {
+        let b = body("message.created", "n1");
+        let p = run(&IngestPolicy::default(), b.as_bytes(), None).unwrap();
+        assert_eq!(p.messages.len(), 1);
+        assert_eq!(p.items[0].decision, ItemDecision::Enqueued);
+        let env = Envelope::decode(&p.messages[0].body).unwrap();
+        assert_eq!(env.received_at_ms, 42);
+        assert_eq!(env.notification.unwrap().get(), b);
+    }
+
+    #[test]
+    fn other_types_are_acknowledged_not_queued() {
+        let b = body("message.updated", "n1");
+        let p = run(&IngestPolicy::default(), b.as_bytes(), None).unwrap();
+        assert!(p.messages.is_empty());
+        assert_eq!(p.items[0].decision, ItemDecision::IgnoredType);
+        let mut policy = IngestPolicy::default();
+        policy.enqueue_types.push("message.updated".into());
+        assert_eq!(run(&policy, b.as_bytes(), None).unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn gzip_is_verified_over_compressed_bytes() {
+        let b = body("message.created.truncated", "n1");
+        let gz = gzip(b.as_bytes());
+        let p = run(&IngestPolicy::default(), &gz, Some(b"gzip")).unwrap();
+        assert_eq!(p.messages.len(), 1);
+        // Signed over the plain body but sent compressed: refused.
+        let secrets = WebhookSecrets::parse(SECRET).unwrap();
+        let sig = sign_nylas(SECRET.as_bytes(), b.as_bytes());
+        let err = prepare(&IngestPolicy::default(), &secrets, Some(sig.as_bytes()), Some(b"gzip"), &gz, 1)
+            .unwrap_err();
+        assert_eq!(err.status(), 401);
+    }
+
+    #[test]
+    fn size_limits() {
+        let policy = IngestPolicy {
+            max_body_bytes: 300,
+            max_decompressed_bytes: 1000,
+            ..Default::default()
+        };
+        let big = vec![b' '; 301];
+        assert_eq!(run(&policy, &big, None).unwrap_err().status(), 413);
+        // Body at the limit passes the size check (then fails as JSON).
+        assert_eq!(run(&policy, &big[..300], None).unwrap_err().status(), 400);
+        let bomb = gzip(&vec![b' '; 100_000]);
+        assert!(bomb.len() <= 300, "{}", bomb.len());
+        let err = run(&policy, &bomb, Some(b"gzip")).unwrap_err();
+        assert_eq!((err.status(), err.code()), (413, "decompressed_too_large"));
+    }
+
+    #[test]
+    fn statuses_for_bad_input() {
+        let p = IngestPolicy::default();
+        assert_eq!(run(&p, b"not json", None).unwrap_err().status(), 400);
+        assert_eq!(run(&p, b"{}", None).unwrap_err().status(), 400);
+        assert_eq!(run(&p, b"x", Some(b"br")).unwrap_err().status(), 415);
+        assert_eq!(run(&p, b"x", Some(b"gzip")).unwrap_err().code(), "gzip_corrupt");
+        let no_grant = br#"{"type":"message.created","id":"n","data":{"object":{"id":"m"}}}"#;
+        assert_eq!(run(&p, no_grant, None).unwrap_err().code(), "missing_ids");
+        let secrets = WebhookSecrets::parse(SECRET).unwrap();
+        let err = prepare(&p, &secrets, None, None, b"{}", 1).unwrap_err();
+        assert_eq!((err.status(), err.code()), (401, "signature_missing"));
+    }
+
+    #[test]
+    fn too_many_deltas() {
+        let entry = r#"{"type":"message.created","data":{"id":"m","grant_id":"g"}}"#;
+        let b = format!(r#"{{"deltas":[{}]}}"#, vec![entry; 3].join(","));
+        let policy = IngestPolicy {
+            max_items: 2,
+            ..Default::default()
+        };
+        assert_eq!(run(&policy, b.as_bytes(), None).unwrap_err().status(), 413);
+        let ok = run(&IngestPolicy::default(), b.as_bytes(), None).unwrap();
+        assert_eq!(ok.messages.len(), 3);
+        let ids: Vec<_> = ok.messages.iter().map(|m| m.entry_id.as_str()).collect();
+        assert_eq!(ids, ["n0", "n1", "n2"]);
+    }
+
+    #[test]
+    fn challenge_rules() {
+        assert_eq!(check_challenge(Some("abc-123")), Ok("abc-123"));
+        assert_eq!(check_challenge(None), Err(ChallengeError::Missing));
+        assert_eq!(check_challenge(Some("")), Err(ChallengeError::Missing));
+        assert_eq!(check_challenge(Some("a\nb")), Err(ChallengeError::ControlCharacters));
+        assert_eq!(check_challenge(Some("a\u{7f}")), Err(ChallengeError::ControlCharacters));
+        let long = "a".repeat(MAX_CHALLENGE_BYTES + 1);
+        assert_eq!(check_challenge(Some(&long)), Err(ChallengeError::TooLong));
+        let max = "a".repeat(MAX_CHALLENGE_BYTES);
+        assert!(check_challenge(Some(&max)).is_ok());
+    }
+}
