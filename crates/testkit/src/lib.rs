@@ -71,3 +71,19 @@ pub fn shared_fixture(rel: &str) -> PathBuf {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// AWS config for an arbitrary endpoint (fault tests: closed ports, black holes).
+pub async fn config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "triage-testkit",
+        ))
+        .load()
+        .await
+}

@@ -1,0 +1,224 @@
+//! The ingest HTTP handler: `GET /webhooks/nylas?challenge=` and
+//! `POST /webhooks/nylas`. Generic over the queue; no AWS types here.
+
+use std::time::Instant;
+
+use http::{HeaderMap, Method, Response, StatusCode, header};
+use triage_core::ingest::{IngestPolicy, Prepared, check_challenge, prepare};
+use triage_core::ports::NotificationQueue;
+use triage_core::signature::WebhookSecrets;
+
+/// The webhook route.
+pub const ROUTE: &str = "/webhooks/nylas";
+
+/// What the handler needs, built once at init.
+pub struct IngestState<Q> {
+    pub policy: IngestPolicy,
+    pub secrets: WebhookSecrets,
+    pub queue: Q,
+}
+
+/// An HTTP answer, independent of the server (Lambda or local).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    /// `Allow` header for 405 answers.
+    pub allow: Option<&'static str>,
+}
+
+impl Reply {
+    fn json(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: body.to_string(),
+            allow: None,
+        }
+    }
+
+    fn error(status: u16, code: &str, message: &str) -> Reply {
+        Reply::json(
+            status,
+            serde_json::json!({ "error": code, "message": message }),
+        )
+    }
+
+    /// Convert to an `http::Response` for any body type built from a String.
+    pub fn into_response<B: From<String>>(self) -> Response<B> {
+        let mut builder = Response::builder()
+            .status(StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            .header(header::CONTENT_TYPE, self.content_type)
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .header(header::CACHE_CONTROL, "no-store");
+        if let Some(allow) = self.allow {
+            builder = builder.header(header::ALLOW, allow);
+        }
+        let body = B::from(self.body);
+        match builder.body(body) {
+            Ok(r) => r,
+            // Every header above is a valid static value; this cannot happen.
+            Err(_) => Response::new(B::from(String::new())),
+        }
+    }
+}
+
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// Handle one request. `received_at_ms` is now, unix milliseconds.
+pub async fn handle<Q: NotificationQueue>(
+    state: &IngestState<Q>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    received_at_ms: i64,
+) -> Reply {
+    let started = Instant::now();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed != ROUTE {
+        return Reply::error(404, "not_found", "no such route");
+    }
+    match *method {
+        Method::GET => challenge(query),
+        Method::POST => post(state, headers, body, received_at_ms, started).await,
+        _ => Reply {
+            allow: Some("GET, POST"),
+            ..Reply::error(405, "method_not_allowed", "use GET (challenge) or POST")
+        },
+    }
+}
+
+fn challenge(query: Option<&str>) -> Reply {
+    let value = query_param(query, "challenge");
+    match check_challenge(value.as_deref()) {
+        Ok(v) => {
+            tracing::info!(outcome = "challenge", status = 200, len = v.len(), "answered challenge");
+            Reply {
+                status: 200,
+                content_type: "text/plain",
+                body: v.to_string(),
+                allow: None,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(outcome = "challenge_refused", status = 400, reason = %e, "refused challenge");
+            Reply::error(400, "bad_challenge", &e.to_string())
+        }
+    }
+}
+
+async fn post<Q: NotificationQueue>(
+    state: &IngestState<Q>,
+    headers: &HeaderMap,
+    body: &[u8],
+    received_at_ms: i64,
+    started: Instant,
+) -> Reply {
+    let signature = headers.get("x-nylas-signature").map(|v| v.as_bytes());
+    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes());
+    let prepared = match prepare(
+        &state.policy,
+        &state.secrets,
+        signature,
+        encoding,
+        body,
+        received_at_ms,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            let status = e.status();
+            tracing::warn!(
+                outcome = "refused",
+                status,
+                reason = e.code(),
+                body_bytes = body.len(),
+                duration_us = micros(started),
+                "refused delivery"
+            );
+            return Reply::error(status, e.code(), &e.to_string());
+        }
+    };
+    log_items(&prepared);
+    let queued = prepared.messages.len();
+    if queued == 0 {
+        tracing::info!(outcome = "ignored", status = 200, items = prepared.items.len(), duration_us = micros(started), "nothing to queue");
+        return Reply::json(200, serde_json::json!({ "status": "ignored", "queued": 0 }));
+    }
+    let enqueue_started = Instant::now();
+    match state.queue.send_all(&prepared.messages).await {
+        Ok(()) => {
+            tracing::info!(
+                outcome = "accepted",
+                status = 200,
+                queued,
+                enqueue_us = micros(enqueue_started),
+                duration_us = micros(started),
+                "queued delivery"
+            );
+            Reply::json(200, serde_json::json!({ "status": "accepted", "queued": queued }))
+        }
+        Err(e) => {
+            tracing::error!(
+                outcome = "queue_failed",
+                status = 503,
+                error = %e,
+                queued = 0,
+                duration_us = micros(started),
+                "could not queue delivery; provider will retry"
+            );
+            Reply::error(503, "queue_unavailable", "could not queue the notification; retry later")
+        }
+    }
+}
+
+fn log_items(p: &Prepared) {
+    for item in &p.items {
+        tracing::info!(
+            notification_id = %item.notification_id,
+            r#type = %item.type_raw,
+            grant_id = item.grant_id.as_deref().unwrap_or(""),
+            message_id = item.message_id.as_deref().unwrap_or(""),
+            decision = item.decision.as_str(),
+            "notification"
+        );
+    }
+}
+
+fn micros(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Now, unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The Lambda entry: API Gateway HTTP API (payload v2) via lambda_http,
+/// which has already base64-decoded `isBase64Encoded` bodies.
+pub async fn lambda_handler<Q: NotificationQueue>(
+    state: &IngestState<Q>,
+    req: lambda_http::Request,
+) -> Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error> {
+    let (parts, body) = req.into_parts();
+    let reply = handle(
+        state,
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        body.as_ref(),
+        now_ms(),
+    )
+    .await;
+    Ok(reply.into_response())
+}
