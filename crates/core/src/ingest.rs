@@ -188,7 +188,7 @@ pub fn prepare(
         items: Vec::with_capacity(items.len()),
     };
     for item in &items {
-        let wanted = policy.enqueue_types.iter().any(|t| *t == item.event_type.base);
+        let wanted = policy.enqueue_types.contains(&item.event_type.base);
         let decision = if !wanted {
             ItemDecision::IgnoredType
         } else {

@@ -146,3 +146,132 @@ mod tests {
         assert_eq!(snippet("", 10), "");
     }
 }
+
+/// Threading keys from RFC 5322 headers: this message's `Message-ID` and
+/// the ids in `In-Reply-To` and `References`, angle brackets stripped,
+/// lower-cased, at most `MAX_THREAD_KEYS`.
+pub fn thread_keys(msg: &crate::message::Message) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for name in ["Message-ID", "In-Reply-To", "References"] {
+        let Some(value) = msg.header(name) else {
+            continue;
+        };
+        for token in value.split(|c: char| c.is_whitespace() || c == ',') {
+            let id = token.trim().trim_start_matches('<').trim_end_matches('>').trim();
+            if id.len() < 3 || !id.contains('@') || id.len() > 256 {
+                continue;
+            }
+            let id = id.to_ascii_lowercase();
+            if !keys.contains(&id) {
+                keys.push(id);
+            }
+            if keys.len() >= MAX_THREAD_KEYS {
+                return keys;
+            }
+        }
+    }
+    keys
+}
+
+/// Most threading keys kept per message (long `References` chains are cut).
+pub const MAX_THREAD_KEYS: usize = 20;
+
+/// Build the ticket for a message that passed the filters.
+pub fn build_ticket(
+    msg: &crate::message::Message,
+    class: &crate::classify::Classification,
+    visible_text: &str,
+    now_s: i64,
+) -> Ticket {
+    let requester = msg
+        .reply_to
+        .first()
+        .or(msg.from.first())
+        .cloned()
+        .unwrap_or_default();
+    let received_at = msg.date.unwrap_or(now_s);
+    let text = if visible_text.trim().is_empty() {
+        msg.snippet.as_deref().unwrap_or("")
+    } else {
+        visible_text
+    };
+    Ticket {
+        id: ticket_id(&msg.grant_id, &msg.id),
+        grant_id: msg.grant_id.clone(),
+        message_id: msg.id.clone(),
+        thread_id: msg.thread_id.clone().filter(|t| !t.is_empty()),
+        subject: msg.subject.clone().unwrap_or_default(),
+        requester,
+        to: msg.to.clone(),
+        cc: msg.cc.clone(),
+        category: class.category.clone(),
+        queue: class.queue.clone(),
+        priority: class.priority.as_str().to_string(),
+        status: "new".to_string(),
+        received_at,
+        created_at: now_s,
+        last_message_at: received_at,
+        message_count: 1,
+        message_ids: vec![msg.id.clone()],
+        snippet: snippet(text, SNIPPET_CHARS),
+        attachments: msg.attachments.iter().map(AttachmentMeta::from).collect(),
+        applied_rules: class.applied_rules.clone(),
+        thread_keys: thread_keys(msg),
+    }
+}
+
+#[cfg(test)]
+mod build_tests {
+    use super::*;
+    use crate::classify::{Classification, Priority};
+    use crate::message::{Header, Message};
+
+    #[test]
+    fn builds_from_message_without_the_body() {
+        let msg = Message {
+            id: "m1".into(),
+            grant_id: "g1".into(),
+            thread_id: Some("th".into()),
+            subject: Some("Refund please".into()),
+            from: vec![Participant {
+                name: "A".into(),
+                email: "a@x.io".into(),
+            }],
+            date: Some(100),
+            body: Some("<p>secret body text</p>".into()),
+            attachments: vec![Attachment {
+                filename: "f.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 10,
+                ..Default::default()
+            }],
+            headers: Some(vec![
+                Header {
+                    name: "Message-ID".into(),
+                    value: "<ABC@mail.x.io>".into(),
+                },
+                Header {
+                    name: "References".into(),
+                    value: "<r1@x.io> <r2@x.io>\r\n <abc@mail.x.io> junk".into(),
+                },
+            ]),
+            ..Default::default()
+        };
+        let class = Classification {
+            category: "billing".into(),
+            queue: "billing".into(),
+            priority: Priority::Medium,
+            applied_rules: vec![],
+        };
+        let t = build_ticket(&msg, &class, "please refund me", 200);
+        assert_eq!(t.id, ticket_id("g1", "m1"));
+        assert_eq!(t.requester.email, "a@x.io");
+        assert_eq!((t.received_at, t.created_at), (100, 200));
+        assert_eq!(t.priority, "medium");
+        assert_eq!(t.snippet, "please refund me");
+        assert_eq!(t.thread_keys, ["abc@mail.x.io", "r1@x.io", "r2@x.io"]);
+        assert_eq!(t.attachments[0].filename, "f.pdf");
+        let json = serde_json::to_string(&t).unwrap();
+        assert!(!json.contains("secret body text"));
+    }
+}

@@ -1,1 +1,29 @@
-//! placeholder
+//! Nylas v3 API adapter: [`NylasClient`] implements the core's
+//! [`MessageSource`](triage_core::ports::MessageSource) over reqwest + rustls.
+//!
+//! - `fetch_message`: `GET /v3/grants/{grant}/messages/{id}?fields=include_headers`;
+//!   404 is `Ok(None)`.
+//! - `folder_roles`: `GET /v3/grants/{grant}/folders`, every page, folder id ->
+//!   [`FolderRole`](triage_core::ports::FolderRole) from `attributes`, falling
+//!   back to Google system label ids.
+//! - Retries: 408, 429 (honouring `Retry-After`), 5xx, timeouts and connection
+//!   errors, with jittered exponential backoff, until `max_attempts` or the
+//!   caller's deadline. Other 4xx, malformed and oversized bodies are permanent.
+//! - [`CachedFolders`] caches folder roles per grant for the life of the process.
+//!
+//! Logs carry ids, status codes, attempt numbers and waits; never the API key
+//! nor message content.
+
+mod client;
+mod config;
+mod error;
+mod folders;
+mod retry;
+
+pub use client::{NylasClient, USER_AGENT};
+pub use config::{DEFAULT_BASE_URL, ENV_API_URI, NylasConfig};
+pub use error::{GiveUpReason, NylasError};
+pub use folders::{
+    CachedFolders, DEFAULT_MAX_CACHED_GRANTS, folder_role, role_from_attributes,
+    role_from_google_id,
+};
