@@ -1,0 +1,414 @@
+//! The worker's record and batch handler.
+//!
+//! Per record: decode the envelope, claim the idempotency record, get the
+//! message (from the notification or the provider's API), skip what must not
+//! become a ticket, classify, write the ticket (create or append to its
+//! thread), and mark the record completed. A claim is released on any
+//! failure so redelivery can run; every write is idempotent, so a crash at
+//! any point still ends with exactly one ticket.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
+use futures_util::StreamExt;
+use triage_core::classify::{Classification, Rules};
+use triage_core::envelope::{Envelope, EnvelopeError};
+use triage_core::filters::{FilterContext, SkipReason, skip_reason};
+use triage_core::message::{BodyFormat, Message};
+use triage_core::ports::{
+    ClaimOutcome, ClaimTimes, DedupeKey, FetchError, FolderRole, IdempotencyStore, MessageSource,
+    StoreError, TicketStore,
+};
+use triage_core::text::visible_text;
+use triage_core::ticket::{TicketWrite, build_ticket};
+
+use crate::config::{FetchPolicy, WorkerSettings};
+
+/// What happened to a record that was handled (not an error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Created {
+        ticket_id: String,
+        classification: Classification,
+    },
+    Appended {
+        ticket_id: String,
+    },
+    /// The message was already on its ticket (redelivery after a crash).
+    AlreadyRecorded {
+        ticket_id: String,
+    },
+    /// The idempotency record says this message was completed before.
+    Duplicate {
+        previous: String,
+    },
+    Skipped {
+        reason: SkipReason,
+    },
+    /// The provider answered 404: the message no longer exists.
+    Gone,
+}
+
+impl Outcome {
+    /// Short code for logs, metrics and the stored outcome.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Outcome::Created { .. } => "created",
+            Outcome::Appended { .. } => "appended",
+            Outcome::AlreadyRecorded { .. } => "already_recorded",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Gone => "gone",
+        }
+    }
+
+    /// The value kept on the idempotency record.
+    fn record(&self) -> String {
+        match self {
+            Outcome::Created { ticket_id, .. }
+            | Outcome::Appended { ticket_id }
+            | Outcome::AlreadyRecorded { ticket_id } => format!("{}:{ticket_id}", self.code()),
+            Outcome::Skipped { reason } => format!("skipped:{}", reason.code()),
+            Outcome::Duplicate { previous } => previous.clone(),
+            Outcome::Gone => "gone".to_string(),
+        }
+    }
+}
+
+/// Why a record failed. Every failure is reported as a batch item failure:
+/// transient ones succeed on redelivery, permanent ones reach the DLQ after
+/// `maxReceiveCount` with this reason in the logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("permanent: {0}")]
+    Permanent(String),
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Another worker holds a live claim on this message.
+    #[error("in progress elsewhere (lease until {lease_until_ms})")]
+    InProgress { lease_until_ms: i64 },
+}
+
+impl Failure {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Permanent(_) => "permanent",
+            Failure::Transient(_) => "transient",
+            Failure::InProgress { .. } => "in_progress",
+        }
+    }
+}
+
+impl From<EnvelopeError> for Failure {
+    fn from(e: EnvelopeError) -> Self {
+        Failure::Permanent(e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            Failure::Transient(e.to_string())
+        } else {
+            Failure::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<FetchError> for Failure {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Transient(m) => Failure::Transient(m),
+            FetchError::Permanent(m) => Failure::Permanent(m),
+        }
+    }
+}
+
+/// Ids of a record, for logs (never addresses, subjects or bodies).
+#[derive(Debug, Clone, Default)]
+pub struct RecordIds {
+    pub notification_id: String,
+    pub grant_id: String,
+    pub message_id: String,
+}
+
+/// The worker: ports plus rules and settings, built once at init.
+pub struct Worker<I, T, S> {
+    pub idempotency: I,
+    pub tickets: T,
+    /// `None`: fetching is off (no API key); messages are classified from the
+    /// notification alone.
+    pub source: Option<S>,
+    pub rules: Rules,
+    pub settings: WorkerSettings,
+}
+
+impl<I, T, S> Worker<I, T, S>
+where
+    I: IdempotencyStore,
+    T: TicketStore,
+    S: MessageSource,
+{
+    /// Handle one queue message body. `now_ms` is now (unix ms); `deadline`
+    /// bounds API retries (the Lambda's remaining time less a margin).
+    pub async fn process(
+        &self,
+        body: &str,
+        now_ms: i64,
+        deadline: Instant,
+    ) -> (RecordIds, Result<Outcome, Failure>) {
+        let envelope = match Envelope::decode(body) {
+            Ok(e) => e,
+            Err(e) => return (RecordIds::default(), Err(e.into())),
+        };
+        let ids = RecordIds {
+            notification_id: envelope.notification_id.clone(),
+            grant_id: envelope.grant_id.clone().unwrap_or_default(),
+            message_id: envelope.message_id.clone().unwrap_or_default(),
+        };
+        let result = self.process_envelope(&envelope, now_ms, deadline).await;
+        (ids, result)
+    }
+
+    async fn process_envelope(
+        &self,
+        env: &Envelope,
+        now_ms: i64,
+        deadline: Instant,
+    ) -> Result<Outcome, Failure> {
+        let key = match (&env.grant_id, &env.message_id) {
+            (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() => DedupeKey {
+                grant_id: g.clone(),
+                message_id: m.clone(),
+            },
+            _ => return Err(Failure::Permanent("envelope has no grant id or message id".into())),
+        };
+        let ttl_s = secs(self.settings.idempotency_ttl);
+        let expires_at_s = now_ms / 1000 + ttl_s;
+        let times = ClaimTimes {
+            now_ms,
+            lease_until_ms: now_ms + millis(self.settings.lease),
+            expires_at_s,
+        };
+        match self.idempotency.claim(&key, times).await? {
+            ClaimOutcome::Claimed => {}
+            ClaimOutcome::Completed { outcome } => {
+                return Ok(Outcome::Duplicate { previous: outcome });
+            }
+            ClaimOutcome::InProgress { lease_until_ms } => {
+                return Err(Failure::InProgress { lease_until_ms });
+            }
+        }
+        let result = self.process_claimed(env, now_ms, deadline).await;
+        match &result {
+            Ok(outcome) => {
+                if let Err(e) = self
+                    .idempotency
+                    .complete(&key, &outcome.record(), expires_at_s)
+                    .await
+                {
+                    // The ticket write is idempotent: releasing lets the retry
+                    // find the ticket already written and complete then.
+                    self.release(&key).await;
+                    return Err(e.into());
+                }
+            }
+            Err(_) => self.release(&key).await,
+        }
+        result
+    }
+
+    async fn release(&self, key: &DedupeKey) {
+        if let Err(e) = self.idempotency.release(key).await {
+            // The lease expires by itself; redelivery after it will run.
+            tracing::warn!(grant_id = %key.grant_id, message_id = %key.message_id, error = %e, "could not release claim");
+        }
+    }
+
+    async fn process_claimed(
+        &self,
+        env: &Envelope,
+        now_ms: i64,
+        deadline: Instant,
+    ) -> Result<Outcome, Failure> {
+        let event_type = env.event_type()?;
+        let carried = env.message()?;
+        let body_missing = carried
+            .as_ref()
+            .is_none_or(|m| m.body.as_deref().is_none_or(str::is_empty));
+        let must_fetch = env.refetch || event_type.truncated || body_missing;
+        let want_fetch = must_fetch || self.settings.fetch_policy == FetchPolicy::Always;
+
+        let grant = env.grant_id.as_deref().unwrap_or_default();
+        let message_id = env.message_id.as_deref().unwrap_or_default();
+        let (message, format) = match (&self.source, want_fetch) {
+            (Some(source), true) => {
+                match source.fetch_message(grant, message_id, deadline).await? {
+                    None => return Ok(Outcome::Gone),
+                    // The API returns HTML, whatever the notification carried.
+                    Some(m) => (m, BodyFormat::Html),
+                }
+            }
+            _ => match carried {
+                Some(m) => (m, env.body_format()),
+                None => {
+                    return Err(Failure::Permanent(
+                        "reference envelope but fetching is off (no API key)".into(),
+                    ));
+                }
+            },
+        };
+        let message = fill_ids(message, grant, message_id);
+
+        let roles = match (&self.source, message.folders.is_empty()) {
+            (Some(source), false) => Some(source.folder_roles(grant, deadline).await?),
+            _ => None,
+        };
+        let ctx = FilterContext {
+            support_addresses: &self.settings.support_addresses,
+            folder_roles: roles.as_ref(),
+            source: env.source.as_deref(),
+            allow_historic: self.settings.allow_historic,
+        };
+        if let Some(reason) = skip_reason(&message, &ctx) {
+            return Ok(Outcome::Skipped { reason });
+        }
+
+        let text = visible_text(message.body.as_deref().unwrap_or(""), format);
+        let classification = self.rules.classify(&message, &text);
+        let ticket = build_ticket(&message, &classification, &text, now_ms / 1000);
+        Ok(match self.tickets.write(&ticket).await? {
+            TicketWrite::Created { ticket_id } => Outcome::Created {
+                ticket_id,
+                classification,
+            },
+            TicketWrite::Appended { ticket_id } => Outcome::Appended { ticket_id },
+            TicketWrite::AlreadyRecorded { ticket_id } => Outcome::AlreadyRecorded { ticket_id },
+        })
+    }
+
+    /// Handle an SQS batch; report only the records that failed.
+    pub async fn process_batch(
+        &self,
+        records: Vec<SqsMessage>,
+        now_ms: i64,
+        deadline: Instant,
+    ) -> SqsBatchResponse {
+        let concurrency = self.settings.concurrency.max(1);
+        let failures: Vec<BatchItemFailure> = futures_util::stream::iter(records)
+            .map(|record| async move {
+                let started = Instant::now();
+                let sqs_id = record.message_id.clone().unwrap_or_default();
+                let receive_count = record
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .cloned()
+                    .unwrap_or_default();
+                let result = match record.body.as_deref() {
+                    Some(body) => self.process(body, now_ms, deadline).await,
+                    None => (
+                        RecordIds::default(),
+                        Err(Failure::Permanent("record has no body".into())),
+                    ),
+                };
+                log_result(&sqs_id, &receive_count, &result.0, &result.1, started);
+                match result.1 {
+                    Ok(_) => None,
+                    Err(_) => {
+                        let mut f = BatchItemFailure::default();
+                        f.item_identifier = sqs_id;
+                        Some(f)
+                    }
+                }
+            })
+            .buffer_unordered(concurrency)
+            .filter_map(|f| async move { f })
+            .collect()
+            .await;
+        let mut resp = SqsBatchResponse::default();
+        resp.batch_item_failures = failures;
+        resp
+    }
+}
+
+/// The API may omit ids the notification had; keep the envelope's.
+fn fill_ids(mut m: Message, grant: &str, id: &str) -> Message {
+    if m.grant_id.is_empty() {
+        m.grant_id = grant.to_string();
+    }
+    if m.id.is_empty() {
+        m.id = id.to_string();
+    }
+    m
+}
+
+fn log_result(
+    sqs_id: &str,
+    receive_count: &str,
+    ids: &RecordIds,
+    result: &Result<Outcome, Failure>,
+    started: Instant,
+) {
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    match result {
+        Ok(outcome) => {
+            let (ticket_id, category, queue, priority, reason) = match outcome {
+                Outcome::Created {
+                    ticket_id,
+                    classification: c,
+                } => (
+                    ticket_id.as_str(),
+                    c.category.as_str(),
+                    c.queue.as_str(),
+                    c.priority.as_str(),
+                    "",
+                ),
+                Outcome::Appended { ticket_id } | Outcome::AlreadyRecorded { ticket_id } => {
+                    (ticket_id.as_str(), "", "", "", "")
+                }
+                Outcome::Skipped { reason } => ("", "", "", "", reason.code()),
+                Outcome::Duplicate { .. } | Outcome::Gone => ("", "", "", "", ""),
+            };
+            tracing::info!(
+                sqs_message_id = sqs_id,
+                notification_id = %ids.notification_id,
+                grant_id = %ids.grant_id,
+                message_id = %ids.message_id,
+                outcome = outcome.code(),
+                reason,
+                ticket_id,
+                category,
+                queue,
+                priority,
+                duration_us,
+                "record handled"
+            );
+        }
+        Err(failure) => {
+            tracing::warn!(
+                sqs_message_id = sqs_id,
+                receive_count,
+                notification_id = %ids.notification_id,
+                grant_id = %ids.grant_id,
+                message_id = %ids.message_id,
+                outcome = "failed",
+                failure = failure.code(),
+                reason = %failure,
+                duration_us,
+                "record failed; reported for retry"
+            );
+        }
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// Folder roles are looked up per grant; exposed for tests of the wiring.
+pub type FolderRoles = HashMap<String, FolderRole>;
