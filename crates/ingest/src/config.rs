@@ -29,7 +29,8 @@ impl IngestConfig {
 
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = EnvReader::new(lookup);
-        let queue_url = env.required("QUEUE_URL", "the URL of the SQS queue notifications go to")?;
+        let queue_url =
+            env.required("QUEUE_URL", "the URL of the SQS queue notifications go to")?;
         let webhook_secret = env.secret(
             "NYLAS_WEBHOOK_SECRET",
             "NYLAS_WEBHOOK_SECRET_ARN",

@@ -99,7 +99,12 @@ fn challenge(query: Option<&str>) -> Reply {
     let value = query_param(query, "challenge");
     match check_challenge(value.as_deref()) {
         Ok(v) => {
-            tracing::info!(outcome = "challenge", status = 200, len = v.len(), "answered challenge");
+            tracing::info!(
+                outcome = "challenge",
+                status = 200,
+                len = v.len(),
+                "answered challenge"
+            );
             Reply {
                 status: 200,
                 content_type: "text/plain",
@@ -148,7 +153,13 @@ async fn post<Q: NotificationQueue>(
     log_items(&prepared);
     let queued = prepared.messages.len();
     if queued == 0 {
-        tracing::info!(outcome = "ignored", status = 200, items = prepared.items.len(), duration_us = micros(started), "nothing to queue");
+        tracing::info!(
+            outcome = "ignored",
+            status = 200,
+            items = prepared.items.len(),
+            duration_us = micros(started),
+            "nothing to queue"
+        );
         return Reply::json(200, serde_json::json!({ "status": "ignored", "queued": 0 }));
     }
     let enqueue_started = Instant::now();
@@ -162,7 +173,10 @@ async fn post<Q: NotificationQueue>(
                 duration_us = micros(started),
                 "queued delivery"
             );
-            Reply::json(200, serde_json::json!({ "status": "accepted", "queued": queued }))
+            Reply::json(
+                200,
+                serde_json::json!({ "status": "accepted", "queued": queued }),
+            )
         }
         Err(e) => {
             tracing::error!(
@@ -173,7 +187,11 @@ async fn post<Q: NotificationQueue>(
                 duration_us = micros(started),
                 "could not queue delivery; provider will retry"
             );
-            Reply::error(503, "queue_unavailable", "could not queue the notification; retry later")
+            Reply::error(
+                503,
+                "queue_unavailable",
+                "could not queue the notification; retry later",
+            )
         }
     }
 }

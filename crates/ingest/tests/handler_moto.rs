@@ -85,7 +85,9 @@ fn attr<'a>(m: &'a aws_sdk_sqs::types::Message, name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn challenge_is_echoed_exactly() {
     let f = fixture(IngestPolicy::default()).await;
-    let resp = lambda_handler(&f.state, event("apigw-challenge.json")).await.unwrap();
+    let resp = lambda_handler(&f.state, event("apigw-challenge.json"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/plain");
     assert_eq!(resp.body().as_ref(), b"3b4ca5e1-challenge-value");
@@ -106,11 +108,17 @@ async fn signed_created_lands_in_the_queue_with_envelope_and_attributes() {
     assert_eq!(env.message_id.as_deref(), Some("19a8f3c2d1e0b7a6"));
     assert!(!env.refetch);
     let msg = env.message().unwrap().unwrap();
-    assert_eq!(msg.subject.as_deref(), Some("Production dashboard is down for our whole team"));
+    assert_eq!(
+        msg.subject.as_deref(),
+        Some("Production dashboard is down for our whole team")
+    );
     assert_eq!(attr(m, "provider"), Some("nylas"));
     assert_eq!(attr(m, "type"), Some("message.created"));
     assert_eq!(attr(m, "base_type"), Some("message.created"));
-    assert_eq!(attr(m, "grant_id"), Some("7e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7"));
+    assert_eq!(
+        attr(m, "grant_id"),
+        Some("7e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7")
+    );
     assert_eq!(attr(m, "message_id"), Some("19a8f3c2d1e0b7a6"));
     assert_eq!(attr(m, "refetch"), Some("false"));
     assert_eq!(attr(m, "envelope_version"), Some("1"));
@@ -120,7 +128,11 @@ async fn signed_created_lands_in_the_queue_with_envelope_and_attributes() {
 async fn every_sample_event_gets_its_status() {
     let f = fixture(IngestPolicy::default()).await;
     let cases = [
-        ("apigw-message-created-truncated.json", 200, Some("truncated")),
+        (
+            "apigw-message-created-truncated.json",
+            200,
+            Some("truncated"),
+        ),
         ("apigw-message-created-cleaned.json", 200, Some("cleaned")),
         ("apigw-message-created-gzip.json", 200, None),
         ("apigw-legacy-deltas.json", 200, None),
@@ -133,7 +145,10 @@ async fn every_sample_event_gets_its_status() {
         assert_eq!(status, want, "{name}: {body}");
         if want == 401 {
             assert!(body.contains("signature"), "{name}: {body}");
-            assert!(!body.contains("Production dashboard"), "{name} echoed the body");
+            assert!(
+                !body.contains("Production dashboard"),
+                "{name} echoed the body"
+            );
         } else {
             expected_queued += 1;
         }
@@ -201,7 +216,10 @@ async fn oversize_notification_is_queued_as_reference() {
     assert!(env.refetch);
     assert!(env.notification.is_none());
     assert_eq!(attr(&msgs[0], "refetch"), Some("true"));
-    assert_eq!(env.grant_id.as_deref(), Some("7e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7"));
+    assert_eq!(
+        env.grant_id.as_deref(),
+        Some("7e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7")
+    );
 }
 
 #[tokio::test]
@@ -232,12 +250,22 @@ async fn unreachable_sqs_gives_503_fast() {
     let state = IngestState {
         policy: IngestPolicy::default(),
         secrets: secrets(),
-        queue: SqsQueue::new(&sdk, format!("http://127.0.0.1:{port}/123456789012/q"), Duration::from_millis(800)),
+        queue: SqsQueue::new(
+            &sdk,
+            format!("http://127.0.0.1:{port}/123456789012/q"),
+            Duration::from_millis(800),
+        ),
     };
     let started = Instant::now();
-    let resp = lambda_handler(&state, event("apigw-message-created.json")).await.unwrap();
+    let resp = lambda_handler(&state, event("apigw-message-created.json"))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -259,9 +287,14 @@ async fn black_hole_sqs_gives_503_within_the_timeout() {
         queue: SqsQueue::new(&sdk, format!("http://{addr}/123456789012/q"), timeout),
     };
     let started = Instant::now();
-    let resp = lambda_handler(&state, event("apigw-message-created.json")).await.unwrap();
+    let resp = lambda_handler(&state, event("apigw-message-created.json"))
+        .await
+        .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(resp.status(), 503);
-    assert!(elapsed >= timeout / 2 && elapsed < timeout * 3, "{elapsed:?}");
+    assert!(
+        elapsed >= timeout / 2 && elapsed < timeout * 3,
+        "{elapsed:?}"
+    );
     holder.abort();
 }

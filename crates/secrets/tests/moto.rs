@@ -27,10 +27,19 @@ async fn reads_writes_and_names_errors() {
     assert_eq!(reader.read_string(&arn).await.unwrap(), "rotated");
 
     let missing = reader.read_string("no-such-secret-xyz").await.unwrap_err();
-    assert!(matches!(missing, SecretError::NotFound { .. }), "{missing:?}");
+    assert!(
+        matches!(missing, SecretError::NotFound { .. }),
+        "{missing:?}"
+    );
 
     let empty = unique_name("empty-secret");
-    admin.create_secret().name(&empty).secret_string(" ").send().await.unwrap();
+    admin
+        .create_secret()
+        .name(&empty)
+        .secret_string(" ")
+        .send()
+        .await
+        .unwrap();
     assert!(matches!(
         reader.read_string(&empty).await.unwrap_err(),
         SecretError::Empty { .. }

@@ -28,7 +28,11 @@ pub struct SqsQueue {
 impl SqsQueue {
     /// Build the client once (at init). `timeout` bounds each `send_all`
     /// call as a whole, retries included.
-    pub fn new(sdk: &aws_config::SdkConfig, queue_url: impl Into<String>, timeout: Duration) -> Self {
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        queue_url: impl Into<String>,
+        timeout: Duration,
+    ) -> Self {
         let conf = aws_sdk_sqs::config::Builder::from(sdk)
             .timeout_config(
                 TimeoutConfig::builder()
@@ -99,6 +103,13 @@ impl SqsQueue {
         }
         Err(QueueError::Unavailable("sqs refused entries twice".into()))
     }
+}
+
+/// The SQS batch entries for messages (the request ingest sends).
+pub fn to_entries(
+    messages: &[QueuedMessage],
+) -> Result<Vec<SendMessageBatchRequestEntry>, QueueError> {
+    messages.iter().map(entry).collect()
 }
 
 fn entry(m: &QueuedMessage) -> Result<SendMessageBatchRequestEntry, QueueError> {

@@ -21,7 +21,9 @@ impl std::str::FromStr for FetchPolicy {
         match s {
             "always" => Ok(FetchPolicy::Always),
             "when-needed" => Ok(FetchPolicy::WhenNeeded),
-            other => Err(format!("unknown fetch policy {other:?} (always | when-needed)")),
+            other => Err(format!(
+                "unknown fetch policy {other:?} (always | when-needed)"
+            )),
         }
     }
 }
@@ -78,8 +80,10 @@ impl WorkerConfig {
         let env = EnvReader::new(lookup);
         let settings = settings_from(&env)?;
         Ok(WorkerConfig {
-            idempotency_table: env
-                .required("IDEMPOTENCY_TABLE", "the DynamoDB table of idempotency records")?,
+            idempotency_table: env.required(
+                "IDEMPOTENCY_TABLE",
+                "the DynamoDB table of idempotency records",
+            )?,
             tickets_table: env.required("TICKETS_TABLE", "the DynamoDB table of tickets")?,
             nylas_api_uri: env
                 .get("NYLAS_API_URI")
@@ -112,7 +116,9 @@ pub fn settings_from(env: &EnvReader<'_>) -> Result<WorkerSettings, ConfigError>
         allow_historic: env.bool_or("ALLOW_HISTORIC", false)?,
         idempotency_ttl: Duration::from_secs(ttl_s),
         lease: Duration::from_secs(lease_s),
-        concurrency: env.parse_or("WORKER_CONCURRENCY", d.concurrency)?.clamp(1, 64),
+        concurrency: env
+            .parse_or("WORKER_CONCURRENCY", d.concurrency)?
+            .clamp(1, 64),
     })
 }
 
@@ -140,7 +146,10 @@ mod tests {
         let f = |k: &str| m.get(k).map(|v| v.to_string());
         let c = WorkerConfig::from_lookup(&f).unwrap();
         assert_eq!(c.settings.fetch_policy, FetchPolicy::WhenNeeded);
-        assert_eq!(c.settings.support_addresses, ["support@example.com", "help@example.com"]);
+        assert_eq!(
+            c.settings.support_addresses,
+            ["support@example.com", "help@example.com"]
+        );
         assert!(c.nylas_api_key.is_none());
 
         let bad: HashMap<&str, &str> = HashMap::from([
@@ -149,6 +158,11 @@ mod tests {
             ("FETCH_POLICY", "sometimes"),
         ]);
         let f = |k: &str| bad.get(k).map(|v| v.to_string());
-        assert!(WorkerConfig::from_lookup(&f).unwrap_err().to_string().contains("FETCH_POLICY"));
+        assert!(
+            WorkerConfig::from_lookup(&f)
+                .unwrap_err()
+                .to_string()
+                .contains("FETCH_POLICY")
+        );
     }
 }

@@ -182,7 +182,11 @@ where
                 grant_id: g.clone(),
                 message_id: m.clone(),
             },
-            _ => return Err(Failure::Permanent("envelope has no grant id or message id".into())),
+            _ => {
+                return Err(Failure::Permanent(
+                    "envelope has no grant id or message id".into(),
+                ));
+            }
         };
         let ttl_s = secs(self.settings.idempotency_ttl);
         let expires_at_s = now_ms / 1000 + ttl_s;

@@ -69,7 +69,9 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
             Some(CachedFolders::new(NylasClient::new(nylas)?))
         }
         None => {
-            tracing::warn!("no Nylas API key: fetching is off, messages are classified from the notification alone");
+            tracing::warn!(
+                "no Nylas API key: fetching is off, messages are classified from the notification alone"
+            );
             None
         }
     };

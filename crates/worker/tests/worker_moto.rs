@@ -139,7 +139,12 @@ async fn all_tickets(w: &TestWorker, grant: &str) -> Vec<triage_core::ticket::Ti
         .collect()
 }
 
-fn api_message(grant: &str, id: &str, subject: &str, headers: serde_json::Value) -> serde_json::Value {
+fn api_message(
+    grant: &str,
+    id: &str,
+    subject: &str,
+    headers: serde_json::Value,
+) -> serde_json::Value {
     json!({"request_id": "r1", "data": {
         "id": id, "grant_id": grant, "object": "message", "thread_id": format!("th-{id}"),
         "subject": subject, "from": [{"name": "T", "email": "tom@example.org"}],
@@ -167,7 +172,13 @@ async fn folders(server: &MockServer) {
 async fn duplicate_deliveries_give_one_ticket() {
     let w = worker(None, when_needed()).await;
     let grant = unique_name("g");
-    let body = envelope(&grant, "m1", "t1", "Refund for invoice 42", "<p>Please refund the charge</p>");
+    let body = envelope(
+        &grant,
+        "m1",
+        "t1",
+        "Refund for invoice 42",
+        "<p>Please refund the charge</p>",
+    );
     let (_, first) = w.process(&body, now_ms(), deadline()).await;
     match first.unwrap() {
         Outcome::Created { classification, .. } => {
@@ -192,7 +203,15 @@ async fn eight_workers_100_messages_3_deliveries_give_100_tickets() {
     let w = Arc::new(worker(None, when_needed()).await);
     let grant = unique_name("g");
     let bodies: Vec<String> = (0..100)
-        .map(|i| envelope(&grant, &format!("m{i}"), &format!("t{i}"), "help", "<p>hello</p>"))
+        .map(|i| {
+            envelope(
+                &grant,
+                &format!("m{i}"),
+                &format!("t{i}"),
+                "help",
+                "<p>hello</p>",
+            )
+        })
         .collect();
     // 300 deliveries, shuffled deterministically, shared by 8 workers.
     let mut deliveries: Vec<String> = bodies.iter().cloned().cycle().take(300).collect();
@@ -231,17 +250,27 @@ async fn eight_workers_100_messages_3_deliveries_give_100_tickets() {
 async fn crash_between_claim_and_completion_still_one_ticket() {
     let w = worker(None, when_needed()).await;
     let grant = unique_name("g");
-    let key = DedupeKey { grant_id: grant.clone(), message_id: "m1".into() };
+    let key = DedupeKey {
+        grant_id: grant.clone(),
+        message_id: "m1".into(),
+    };
     let now = now_ms();
     // A worker claimed the message and died: its lease has run out.
-    let crashed = ClaimTimes { now_ms: now - 10_000, lease_until_ms: now - 1, expires_at_s: now / 1000 + 3600 };
+    let crashed = ClaimTimes {
+        now_ms: now - 10_000,
+        lease_until_ms: now - 1,
+        expires_at_s: now / 1000 + 3600,
+    };
     w.idempotency.claim(&key, crashed).await.unwrap();
     let body = envelope(&grant, "m1", "t1", "outage", "<p>all down</p>");
     let (_, r) = w.process(&body, now, deadline()).await;
     assert!(matches!(r.unwrap(), Outcome::Created { .. }));
 
     // Another dies after writing the ticket, before completing.
-    let key2 = DedupeKey { grant_id: grant.clone(), message_id: "m2".into() };
+    let key2 = DedupeKey {
+        grant_id: grant.clone(),
+        message_id: "m2".into(),
+    };
     w.idempotency.claim(&key2, crashed).await.unwrap();
     let body2 = envelope(&grant, "m2", "t2", "question", "<p>hi</p>");
     let msg: triage_core::Message = serde_json::from_value(
@@ -262,14 +291,27 @@ async fn crash_between_claim_and_completion_still_one_ticket() {
 async fn expired_ttl_record_is_treated_as_new() {
     let w = worker(None, when_needed()).await;
     let grant = unique_name("g");
-    let key = DedupeKey { grant_id: grant.clone(), message_id: "m1".into() };
+    let key = DedupeKey {
+        grant_id: grant.clone(),
+        message_id: "m1".into(),
+    };
     let now = now_ms();
-    let old = ClaimTimes { now_ms: now - 100_000, lease_until_ms: now - 90_000, expires_at_s: now / 1000 - 10 };
+    let old = ClaimTimes {
+        now_ms: now - 100_000,
+        lease_until_ms: now - 90_000,
+        expires_at_s: now / 1000 - 10,
+    };
     w.idempotency.claim(&key, old).await.unwrap();
-    w.idempotency.complete(&key, "created:t_old", now / 1000 - 10).await.unwrap();
+    w.idempotency
+        .complete(&key, "created:t_old", now / 1000 - 10)
+        .await
+        .unwrap();
     let body = envelope(&grant, "m1", "t1", "hello", "<p>hi</p>");
     let (_, r) = w.process(&body, now, deadline()).await;
-    assert!(matches!(r.unwrap(), Outcome::Created { .. }), "expired record must not count as done");
+    assert!(
+        matches!(r.unwrap(), Outcome::Created { .. }),
+        "expired record must not count as done"
+    );
 }
 
 #[tokio::test]
@@ -277,8 +319,15 @@ async fn live_claim_is_a_batch_item_failure_and_neighbours_succeed() {
     let w = worker(None, when_needed()).await;
     let grant = unique_name("g");
     let now = now_ms();
-    let key = DedupeKey { grant_id: grant.clone(), message_id: "busy".into() };
-    let live = ClaimTimes { now_ms: now, lease_until_ms: now + 600_000, expires_at_s: now / 1000 + 3600 };
+    let key = DedupeKey {
+        grant_id: grant.clone(),
+        message_id: "busy".into(),
+    };
+    let live = ClaimTimes {
+        now_ms: now,
+        lease_until_ms: now + 600_000,
+        expires_at_s: now / 1000 + 3600,
+    };
     w.idempotency.claim(&key, live).await.unwrap();
     let record = |id: &str, body: String| {
         let mut m = SqsMessage::default();
@@ -292,7 +341,11 @@ async fn live_claim_is_a_batch_item_failure_and_neighbours_succeed() {
         record("sqs-bad", "{\"not\":\"an envelope\"}".into()),
     ];
     let resp = w.process_batch(records, now, deadline()).await;
-    let mut failed: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let mut failed: Vec<String> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     failed.sort();
     assert_eq!(failed, ["sqs-bad", "sqs-busy"]);
     assert_eq!(all_tickets(&w, &grant).await.len(), 1);
@@ -305,7 +358,11 @@ async fn sample_sqs_event_file_is_handled() {
     let event: SqsEvent = serde_json::from_str(&text).unwrap();
     let resp = w.process_batch(event.records, now_ms(), deadline()).await;
     // Record 6 is a malformed envelope; 4 is a ticket; 5 is our own SENT reply.
-    let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let failed: Vec<&str> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
     assert_eq!(failed, ["0b1d2c3e-0000-4000-8000-000000000006"]);
     let tickets = all_tickets(&w, "7e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7").await;
     assert_eq!(tickets.len(), 1);
@@ -320,12 +377,25 @@ async fn truncated_triggers_a_fetch() {
     let grant = unique_name("g");
     Mock::given(method("GET"))
         .and(path(format!("/v3/grants/{grant}/messages/m1")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(api_message(&grant, "m1", "Invoice charged twice", json!([]))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(api_message(
+            &grant,
+            "m1",
+            "Invoice charged twice",
+            json!([]),
+        )))
         .expect(1)
         .mount(&server)
         .await;
     let w = worker(Some(&server), when_needed()).await;
-    let body = envelope_typed("message.created.truncated", &grant, "m1", "th", "Invoice charged twice", "", false);
+    let body = envelope_typed(
+        "message.created.truncated",
+        &grant,
+        "m1",
+        "th",
+        "Invoice charged twice",
+        "",
+        false,
+    );
     let (_, r) = w.process(&body, now_ms(), deadline()).await;
     match r.unwrap() {
         Outcome::Created { classification, .. } => assert_eq!(classification.category, "billing"),
@@ -349,14 +419,29 @@ async fn rate_limited_then_ok_honours_retry_after() {
         .await;
     Mock::given(method("GET"))
         .and(path(p))
-        .respond_with(ResponseTemplate::new(200).set_body_json(api_message(&grant, "m1", "hi", json!([]))))
+        .respond_with(ResponseTemplate::new(200).set_body_json(api_message(
+            &grant,
+            "m1",
+            "hi",
+            json!([]),
+        )))
         .mount(&server)
         .await;
     let w = worker(Some(&server), WorkerSettings::default()).await;
     let started = Instant::now();
-    let (_, r) = w.process(&envelope(&grant, "m1", "th", "hi", "<p>x</p>"), now_ms(), deadline()).await;
+    let (_, r) = w
+        .process(
+            &envelope(&grant, "m1", "th", "hi", "<p>x</p>"),
+            now_ms(),
+            deadline(),
+        )
+        .await;
     assert!(matches!(r.unwrap(), Outcome::Created { .. }));
-    assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -365,7 +450,9 @@ async fn gone_message_is_recorded_not_retried() {
     let grant = unique_name("g");
     Mock::given(method("GET"))
         .and(path(format!("/v3/grants/{grant}/messages/m1")))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {"type": "not_found_error"}})))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"error": {"type": "not_found_error"}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -374,7 +461,12 @@ async fn gone_message_is_recorded_not_retried() {
     let (_, r) = w.process(&body, now_ms(), deadline()).await;
     assert_eq!(r.unwrap(), Outcome::Gone);
     let (_, again) = w.process(&body, now_ms(), deadline()).await;
-    assert_eq!(again.unwrap(), Outcome::Duplicate { previous: "gone".into() });
+    assert_eq!(
+        again.unwrap(),
+        Outcome::Duplicate {
+            previous: "gone".into()
+        }
+    );
     assert!(all_tickets(&w, &grant).await.is_empty());
 }
 
@@ -413,8 +505,19 @@ async fn auto_reply_headers_from_the_api_skip() {
         .mount(&server)
         .await;
     let w = worker(Some(&server), WorkerSettings::default()).await;
-    let (_, r) = w.process(&envelope(&grant, "m1", "th", "Re: your ticket", "<p>x</p>"), now_ms(), deadline()).await;
-    assert!(matches!(r.unwrap(), Outcome::Skipped { reason: SkipReason::AutoReply(_) }));
+    let (_, r) = w
+        .process(
+            &envelope(&grant, "m1", "th", "Re: your ticket", "<p>x</p>"),
+            now_ms(),
+            deadline(),
+        )
+        .await;
+    assert!(matches!(
+        r.unwrap(),
+        Outcome::Skipped {
+            reason: SkipReason::AutoReply(_)
+        }
+    ));
     assert!(all_tickets(&w, &grant).await.is_empty());
 }
 
@@ -422,10 +525,29 @@ async fn auto_reply_headers_from_the_api_skip() {
 async fn threading_appends_to_the_ticket() {
     let w = worker(None, when_needed()).await;
     let grant = unique_name("g");
-    let (_, a) = w.process(&envelope(&grant, "m1", "thread-1", "login broken", "<p>broken</p>"), now_ms(), deadline()).await;
-    let Outcome::Created { ticket_id, .. } = a.unwrap() else { panic!("first must create") };
-    let (_, b) = w.process(&envelope(&grant, "m2", "thread-1", "Re: login broken", "<p>still</p>"), now_ms(), deadline()).await;
-    assert_eq!(b.unwrap(), Outcome::Appended { ticket_id: ticket_id.clone() });
+    let (_, a) = w
+        .process(
+            &envelope(&grant, "m1", "thread-1", "login broken", "<p>broken</p>"),
+            now_ms(),
+            deadline(),
+        )
+        .await;
+    let Outcome::Created { ticket_id, .. } = a.unwrap() else {
+        panic!("first must create")
+    };
+    let (_, b) = w
+        .process(
+            &envelope(&grant, "m2", "thread-1", "Re: login broken", "<p>still</p>"),
+            now_ms(),
+            deadline(),
+        )
+        .await;
+    assert_eq!(
+        b.unwrap(),
+        Outcome::Appended {
+            ticket_id: ticket_id.clone()
+        }
+    );
     let tickets = all_tickets(&w, &grant).await;
     assert_eq!(tickets.len(), 1);
     assert_eq!(tickets[0].message_count, 2);

@@ -1,0 +1,124 @@
+//! Schema and migrations, versioned by `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` brings a database from version `i` to `i + 1`. Opening a
+//! database runs the missing ones in one `BEGIN IMMEDIATE` transaction (so
+//! two processes opening a new file at once migrate it once), and refuses a
+//! file whose version is newer than this build knows. Never edit a
+//! released migration: append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Ctx, SqliteError};
+
+/// Version 1: idempotency records, tickets + pointers, queue + dead letters.
+const V1: &str = r#"
+CREATE TABLE idempotency (
+    grant_id        TEXT    NOT NULL,
+    message_id      TEXT    NOT NULL,
+    status          TEXT    NOT NULL CHECK (status IN ('IN_PROGRESS', 'COMPLETED')),
+    lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+    expires_at      INTEGER NOT NULL,
+    outcome         TEXT,
+    updated_at_ms   INTEGER NOT NULL,
+    PRIMARY KEY (grant_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
+
+CREATE TABLE tickets (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    grant_id        TEXT    NOT NULL,
+    message_id      TEXT    NOT NULL,
+    thread_id       TEXT,
+    subject         TEXT    NOT NULL,
+    requester       TEXT    NOT NULL,
+    "to"            TEXT    NOT NULL,
+    cc              TEXT    NOT NULL,
+    category        TEXT    NOT NULL,
+    queue           TEXT    NOT NULL,
+    priority        TEXT    NOT NULL,
+    status          TEXT    NOT NULL,
+    received_at     INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    last_message_at INTEGER NOT NULL,
+    message_count   INTEGER NOT NULL,
+    message_ids     TEXT    NOT NULL,
+    snippet         TEXT    NOT NULL,
+    attachments     TEXT    NOT NULL,
+    applied_rules   TEXT    NOT NULL,
+    thread_keys     TEXT    NOT NULL
+);
+CREATE INDEX tickets_by_created  ON tickets (created_at DESC, id);
+CREATE INDEX tickets_by_queue    ON tickets (queue, created_at DESC, id);
+CREATE INDEX tickets_by_priority ON tickets (priority, created_at DESC, id);
+CREATE INDEX tickets_by_status   ON tickets (status, created_at DESC, id);
+
+CREATE TABLE ticket_pointers (
+    grant_id   TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('thread', 'msgid', 'seen')),
+    ptr_key    TEXT NOT NULL,
+    ticket_id  TEXT NOT NULL,
+    PRIMARY KEY (grant_id, kind, ptr_key)
+) WITHOUT ROWID;
+
+CREATE TABLE queue_messages (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id        TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    attributes      TEXT    NOT NULL,
+    enqueued_at_ms  INTEGER NOT NULL,
+    visible_at_ms   INTEGER NOT NULL DEFAULT 0,
+    receive_count   INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT
+);
+CREATE INDEX queue_by_visibility ON queue_messages (visible_at_ms, id);
+
+CREATE TABLE queue_dead_letters (
+    id              INTEGER PRIMARY KEY,
+    entry_id        TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    attributes      TEXT    NOT NULL,
+    enqueued_at_ms  INTEGER NOT NULL,
+    receive_count   INTEGER NOT NULL,
+    reason          TEXT    NOT NULL,
+    dead_at_ms      INTEGER NOT NULL
+);
+CREATE INDEX dead_letters_by_time ON queue_dead_letters (dead_at_ms, id);
+"#;
+
+/// Every migration, in order.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Bring the database up to [`SCHEMA_VERSION`].
+pub(crate) fn migrate(conn: &Connection, shown: &str) -> Result<(), SqliteError> {
+    let context = || format!("migrate {shown}");
+    let tx =
+        rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).ctx(context)?;
+    let found: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .ctx(context)?;
+    if found > SCHEMA_VERSION {
+        return Err(SqliteError::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    let start = usize::try_from(found).unwrap_or(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+        tx.execute_batch(sql)
+            .ctx(|| format!("migrate {shown} to version {}", i + 1))?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .ctx(context)?;
+        tracing::info!(
+            path = shown,
+            from = found,
+            to = SCHEMA_VERSION,
+            "sqlite schema migrated"
+        );
+    }
+    tx.commit().ctx(context)
+}

@@ -1,0 +1,376 @@
+//! The shared store contract (`triage_testkit::contract`) against the SQLite
+//! store, on a file database in a temporary directory, plus SQLite
+//! specifics (layout, persistence, several connections on one file).
+
+use std::sync::Arc;
+
+use tempfile::TempDir;
+use triage_core::ports::{
+    ClaimOutcome, DedupeKey, IdempotencyStore, StoreError, TicketFilter, TicketStore,
+};
+use triage_core::ticket::TicketWrite;
+use triage_sqlite::{SCHEMA_VERSION, SqliteDb, SqliteError, SqliteStore};
+use triage_testkit::contract::{self, DAY_S, PipelineSpec, ThreadBy, now_ms, times};
+use triage_testkit::unique_name;
+
+/// A fresh database file in its own temporary directory (kept alive by the
+/// returned `TempDir`), in a subdirectory that does not exist yet.
+fn temp_db() -> (TempDir, SqliteDb) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = SqliteDb::open(dir.path().join("nested/.triage/triage.db")).expect("open db");
+    (dir, db)
+}
+
+fn store(db: &SqliteDb) -> Arc<SqliteStore> {
+    Arc::new(db.store())
+}
+
+/// `n` stores, each on its own independently opened connection to the same
+/// file: like `n` processes.
+fn processes(dir: &TempDir, n: usize) -> Vec<Arc<SqliteStore>> {
+    (0..n)
+        .map(|_| {
+            let db = SqliteDb::open(dir.path().join("nested/.triage/triage.db")).expect("reopen");
+            Arc::new(db.store())
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- contract
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn idempotency_contract() {
+    let (_dir, db) = temp_db();
+    contract::idempotency_contract(&*store(&db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn idempotency_concurrent_claims_one_process() {
+    let (_dir, db) = temp_db();
+    contract::idempotency_concurrency_contract(&[store(&db)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn idempotency_concurrent_claims_8_processes() {
+    let (dir, _db) = temp_db();
+    contract::idempotency_concurrency_contract(&processes(&dir, 8)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_contract() {
+    let (_dir, db) = temp_db();
+    contract::tickets_contract(&*store(&db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrency_one_process() {
+    let (_dir, db) = temp_db();
+    contract::tickets_concurrency_contract(&[store(&db)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrency_8_processes() {
+    let (dir, _db) = temp_db();
+    contract::tickets_concurrency_contract(&processes(&dir, 8)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrent_new_thread_8_processes_by_thread_id() {
+    let (dir, _db) = temp_db();
+    contract::concurrent_new_thread_one_ticket(&processes(&dir, 8), 8, ThreadBy::ThreadId).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrent_new_thread_8_processes_by_thread_key() {
+    let (dir, _db) = temp_db();
+    contract::concurrent_new_thread_one_ticket(&processes(&dir, 8), 8, ThreadBy::ThreadKey).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrent_duplicates_8_processes() {
+    let (dir, _db) = temp_db();
+    contract::concurrent_duplicates_count_once(&processes(&dir, 8), 8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn pipeline_8_workers_100_messages_3_deliveries() {
+    let (_dir, db) = temp_db();
+    let s = [store(&db)];
+    let report = contract::pipeline_exactly_once(&s, &s, PipelineSpec::default()).await;
+    eprintln!("{report:?}");
+    assert_eq!(report.created, 100);
+    assert!(report.crashes > 0, "the crash path ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn pipeline_threads_of_five() {
+    let (_dir, db) = temp_db();
+    let s = [store(&db)];
+    let spec = PipelineSpec {
+        workers: 8,
+        threads: 20,
+        messages_per_thread: 5,
+        deliveries: 3,
+        crash_every: 5,
+    };
+    let report = contract::pipeline_exactly_once(&s, &s, spec).await;
+    eprintln!("{report:?}");
+    assert_eq!(report.appended, 80);
+}
+
+/// Workers spread over 4 independently opened databases on one file, for
+/// idempotency and tickets alike (4 processes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn pipeline_threads_of_three_4_processes() {
+    let (dir, _db) = temp_db();
+    let stores = processes(&dir, 4);
+    let spec = PipelineSpec {
+        workers: 8,
+        threads: 10,
+        messages_per_thread: 3,
+        deliveries: 3,
+        crash_every: 4,
+    };
+    let report = contract::pipeline_exactly_once(&stores, &stores, spec).await;
+    eprintln!("{report:?}");
+    assert_eq!(report.appended, 20);
+}
+
+/// The sequential contracts pass on the in-memory database too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn in_memory_contracts() {
+    let db = SqliteDb::open_in_memory().expect("in-memory db");
+    let s = [store(&db)];
+    contract::idempotency_contract(&*s[0]).await;
+    contract::tickets_contract(&*s[0]).await;
+    contract::tickets_concurrency_contract(&s).await;
+    contract::idempotency_concurrency_contract(&s).await;
+    assert_eq!(db.path(), None);
+}
+
+// ---------------------------------------------------------------- SQLite specifics
+
+/// `complete` on a record that vanished records the outcome anyway.
+#[tokio::test]
+async fn complete_after_record_vanished_records_outcome() {
+    let (_dir, db) = temp_db();
+    let s = db.store();
+    let key = DedupeKey {
+        grant_id: unique_name("g"),
+        message_id: "m1".into(),
+    };
+    let now = now_ms();
+    s.complete(&key, "created:t_x", now / 1000 + DAY_S)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.claim(&key, times(now, 60_000, DAY_S)).await.unwrap(),
+        ClaimOutcome::Completed {
+            outcome: "created:t_x".into()
+        }
+    );
+}
+
+/// Records and tickets survive closing and reopening the file; the schema
+/// version is stored; purge removes only expired records.
+#[tokio::test]
+async fn data_survives_reopen_and_purge_is_selective() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.db");
+    let grant = unique_name("g");
+    let live = DedupeKey {
+        grant_id: grant.clone(),
+        message_id: "live".into(),
+    };
+    let old = DedupeKey {
+        grant_id: grant.clone(),
+        message_id: "old".into(),
+    };
+    let now = now_ms();
+    let first = contract::sample_ticket(&grant, "m1", Some("th1"), 1_700_000_000);
+    {
+        let db = SqliteDb::open(&path).unwrap();
+        let s = db.store();
+        s.claim(&live, times(now, 60_000, DAY_S)).await.unwrap();
+        s.complete(&live, "created:t_1", now / 1000 + DAY_S)
+            .await
+            .unwrap();
+        s.claim(&old, times(now, 60_000, -10)).await.unwrap();
+        s.write(&first).await.unwrap();
+    }
+    let db = SqliteDb::open(&path).unwrap();
+    assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let s = db.store();
+    assert_eq!(
+        s.claim(&live, times(now + 1, 60_000, DAY_S)).await.unwrap(),
+        ClaimOutcome::Completed {
+            outcome: "created:t_1".into()
+        }
+    );
+    let second = contract::sample_ticket(&grant, "m2", Some("th1"), 1_700_000_100);
+    assert_eq!(
+        s.write(&second).await.unwrap(),
+        TicketWrite::Appended {
+            ticket_id: first.id.clone()
+        }
+    );
+    assert_eq!(
+        s.purge_expired_idempotency(now / 1000).await.unwrap(),
+        1,
+        "only the record past its TTL"
+    );
+    assert!(matches!(
+        s.claim(&live, times(now + 2, 60_000, DAY_S)).await.unwrap(),
+        ClaimOutcome::Completed { .. }
+    ));
+}
+
+/// A database written by a newer build is refused, not misread.
+#[tokio::test]
+async fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.db");
+    drop(SqliteDb::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let err = SqliteDb::open(&path).unwrap_err();
+    assert!(
+        matches!(err, SqliteError::SchemaTooNew { found, known } if found == SCHEMA_VERSION + 1 && known == SCHEMA_VERSION),
+        "{err:?}"
+    );
+    let store_err = StoreError::from(err);
+    assert!(!store_err.is_transient());
+}
+
+/// Rows have the documented layout: ticket columns, JSON for nested
+/// values, pointers by kind, the append pin, WAL mode.
+#[tokio::test]
+async fn rows_have_the_documented_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.db");
+    let db = SqliteDb::open(&path).unwrap();
+    let s = db.store();
+    let grant = unique_name("g");
+    let mut first = contract::sample_ticket(&grant, "m1", Some(" th1 "), 1_700_000_000);
+    first.thread_keys = vec![
+        "root@example.com".into(),
+        "root@example.com".into(),
+        " ".into(),
+    ];
+    s.write(&first).await.unwrap();
+    let second = contract::sample_ticket(&grant, "m2", Some("th1"), 1_700_000_050);
+    s.write(&second).await.unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let (count, ids, last, requester, thread): (i64, String, i64, String, Option<String>) = conn
+        .query_row(
+            "SELECT message_count, message_ids, last_message_at, requester, thread_id \
+             FROM tickets WHERE id = ?1",
+            [&first.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(count, 2);
+    assert_eq!(ids, r#"["m1","m2"]"#);
+    assert_eq!(last, 1_700_000_050);
+    assert!(
+        requester.contains(r#""email":"ann@example.com""#),
+        "{requester}"
+    );
+    assert_eq!(
+        thread.as_deref(),
+        Some(" th1 "),
+        "thread_id stored as given"
+    );
+
+    let pointers: Vec<(String, String, String)> = {
+        let mut st = conn
+            .prepare(
+                "SELECT kind, ptr_key, ticket_id FROM ticket_pointers WHERE grant_id = ?1 \
+                 ORDER BY kind, ptr_key",
+            )
+            .unwrap();
+        st.query_map([&grant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        pointers,
+        vec![
+            ("msgid".into(), "root@example.com".into(), first.id.clone()),
+            ("seen".into(), "m2".into(), first.id.clone()),
+            ("thread".into(), "th1".into(), first.id.clone()),
+        ],
+        "trimmed thread pointer, one pointer per distinct key, blank keys skipped"
+    );
+}
+
+/// A pointer naming a ticket that does not exist is a permanent error
+/// that names the ticket.
+#[tokio::test]
+async fn dangling_pointer_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.db");
+    let db = SqliteDb::open(&path).unwrap();
+    let grant = unique_name("g");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO ticket_pointers (grant_id, kind, ptr_key, ticket_id) \
+             VALUES (?1, 'thread', 'th1', 't_missing')",
+            [&grant],
+        )
+        .unwrap();
+    }
+    let t = contract::sample_ticket(&grant, "m1", Some("th1"), 1_700_000_000);
+    let err = db.store().write(&t).await.unwrap_err();
+    assert!(matches!(err, StoreError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("t_missing"), "{err}");
+    assert!(
+        !err.to_string().contains("Réservation"),
+        "no content in errors: {err}"
+    );
+    assert!(
+        db.store()
+            .list(&TicketFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.grant_id != grant),
+        "the failed write left nothing behind"
+    );
+}
+
+/// The stores work when polled outside a tokio runtime (no panic).
+#[test]
+fn works_without_a_tokio_runtime() {
+    let db = SqliteDb::open_in_memory().unwrap();
+    let s = db.store();
+    let key = DedupeKey {
+        grant_id: unique_name("g"),
+        message_id: "m".into(),
+    };
+    let fut = s.claim(&key, times(now_ms(), 60_000, DAY_S));
+    let out = block_on(fut).unwrap();
+    assert_eq!(out, ClaimOutcome::Claimed);
+}
+
+/// A minimal executor for futures that complete without waking.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `triage classify`: a dry run with no store.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use triage_core::classify::Rules;
+use triage_core::filters::{FilterContext, skip_reason};
+use triage_core::text::visible_text;
+
+use crate::input::{expand, load, messages};
+
+/// Classify every input; print one line (or JSON object) per message.
+/// Returns the number of inputs that could not be read.
+pub fn run(
+    paths: &[PathBuf],
+    rules: &Rules,
+    support_addresses: &[String],
+    json_out: bool,
+) -> Result<usize, crate::input::InputError> {
+    let files = expand(paths)?;
+    let mut unreadable = 0;
+    for path in files {
+        let name = path.display().to_string();
+        let input = match load(&path) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: {e}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        let msgs = match messages(&input) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        let many = msgs.len() > 1;
+        for (i, (msg, format, source)) in msgs.iter().enumerate() {
+            let label = if many {
+                format!("{name}#{i}")
+            } else {
+                name.clone()
+            };
+            let ctx = FilterContext {
+                support_addresses,
+                folder_roles: None,
+                source: source.as_deref(),
+                allow_historic: false,
+            };
+            let line = match skip_reason(msg, &ctx) {
+                Some(reason) => {
+                    if json_out {
+                        json!({"input": label, "decision": "skip", "reason": reason.code(),
+                               "detail": format!("{reason:?}"),
+                               "category": null, "queue": null, "priority": null, "applied_rules": []})
+                        .to_string()
+                    } else {
+                        format!("{label}: skip ({}: {reason:?})", reason.code())
+                    }
+                }
+                None => {
+                    let text = visible_text(msg.body.as_deref().unwrap_or(""), *format);
+                    let c = rules.classify(msg, &text);
+                    if json_out {
+                        json!({"input": label, "decision": "ticket", "reason": null,
+                               "category": c.category, "queue": c.queue,
+                               "priority": c.priority.as_str(), "applied_rules": c.applied_rules})
+                        .to_string()
+                    } else {
+                        let rules: Vec<String> = c
+                            .applied_rules
+                            .iter()
+                            .map(|r| format!("{}: {}", r.rule, r.decision))
+                            .collect();
+                        format!(
+                            "{label}: ticket  category={} queue={} priority={}  [{}]",
+                            c.category,
+                            c.queue,
+                            c.priority.as_str(),
+                            rules.join("; ")
+                        )
+                    }
+                }
+            };
+            println!("{line}");
+        }
+    }
+    Ok(unreadable)
+}

@@ -1,0 +1,261 @@
+//! `triage`: inbox-triage on one machine.
+//!
+//! The same ingest and worker handlers as the Lambdas, with an embedded
+//! SQLite store and durable queue by default, or DynamoDB and SQS.
+
+mod app;
+mod classify;
+mod input;
+mod output;
+mod replay;
+mod runtime;
+mod serve;
+mod tickets;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use triage_ingest::IngestState;
+use triage_worker::Worker;
+
+use crate::output::Printer;
+use crate::runtime::{QueueKind, StoreKind};
+
+#[derive(Parser)]
+#[command(
+    name = "triage",
+    version,
+    about = "Turn a shared support inbox into routed, deduplicated tickets, on one machine.",
+    long_about = "Runs the inbox-triage pipeline locally: the webhook endpoint, the queue and the \
+                  worker, with the same handlers as the AWS Lambdas. Tickets live in an embedded \
+                  SQLite file unless --store dynamodb / --queue sqs point it at AWS or moto.\n\n\
+                  Configuration comes from the environment or a .env file in the current directory.",
+    after_help = "Examples:\n  triage                      # same as `triage serve`\n  triage replay events/       # feed the sample events through the pipeline\n  triage classify ../shared/fixtures/email/normal --json\n  triage tickets --queue billing"
+)]
+struct Cli {
+    /// The embedded SQLite database (tickets, dedupe records, local queue).
+    #[arg(
+        long,
+        global = true,
+        env = "TRIAGE_DB",
+        default_value = ".triage/triage.db"
+    )]
+    db: PathBuf,
+    /// Where tickets and dedupe records live.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TRIAGE_STORE",
+        default_value = "sqlite"
+    )]
+    store: StoreKind,
+    /// Where notifications are queued between ingest and the worker.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TRIAGE_QUEUE",
+        default_value = "local"
+    )]
+    queue: QueueKind,
+    /// A TOML rules file (default: the compiled-in rules, or RULES_FILE).
+    #[arg(long, global = true)]
+    rules: Option<PathBuf>,
+    /// Print one JSON object per line instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the webhook endpoint and run the worker (the default).
+    #[command(
+        after_help = "Examples:\n  triage serve\n  triage serve --listen 127.0.0.1:8080 --json\n  curl -X POST http://127.0.0.1:3000/webhooks/nylas \\\n    -H \"X-Nylas-Signature: $(jq -r '.headers[\"x-nylas-signature\"]' events/apigw-message-created.json)\" \\\n    --data-binary \"$(jq -r .body events/apigw-message-created.json)\""
+    )]
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "TRIAGE_LISTEN", default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+        /// Print only the startup and shutdown lines, not one line per outcome.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Feed notification JSON, API Gateway event files, SQS event files or .eml files through the pipeline.
+    #[command(
+        after_help = "Examples:\n  triage replay events/\n  triage replay ../shared/fixtures/email/normal/text-only.eml\n  triage replay --quiet big-dir/"
+    )]
+    Replay {
+        /// Files or directories (every .json and .eml in them).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print only the summary table.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Dry run: print the decision for each message, touching no store.
+    #[command(
+        after_help = "Examples:\n  triage classify ../shared/fixtures/email/bounce/\n  triage classify --json events/nylas/message.created.json"
+    )]
+    Classify {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List tickets.
+    #[command(after_help = "Examples:\n  triage tickets\n  triage tickets --priority high --json")]
+    Tickets {
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is fine; a broken one is reported.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("error: .env: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let cli = Cli::parse();
+    init_tracing(cli.json);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let rules = app::rules(cli.rules.as_deref())?;
+    let command = cli.command.unwrap_or(Command::Serve {
+        listen: std::env::var("TRIAGE_LISTEN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+        quiet: false,
+    });
+    match command {
+        Command::Classify { paths } => {
+            let settings = app::settings()?;
+            let unreadable = classify::run(&paths, &rules, &settings.support_addresses, cli.json)
+                .map_err(|e| e.to_string())?;
+            Ok(if unreadable == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Tickets {
+            queue,
+            priority,
+            status,
+        } => {
+            let db = runtime::open_db(&cli.db, cli.store == StoreKind::Sqlite)?;
+            let (_, store) = runtime::stores(cli.store, db.as_ref()).await?;
+            tickets::run(&store, queue, priority, status, cli.json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen, quiet } => {
+            let printer = Arc::new(Printer::new(cli.json, quiet));
+            let (ingest, worker, tickets) = build(&cli.db, cli.store, cli.queue, rules).await?;
+            serve::run(serve::ServeParts {
+                listen,
+                ingest,
+                worker,
+                tickets,
+                printer,
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { paths, quiet } => {
+            let printer = Arc::new(Printer::new(cli.json, quiet));
+            let (ingest, worker, _) = build(&cli.db, cli.store, cli.queue, rules).await?;
+            let fed = replay::run(&paths, ingest, worker, printer.clone()).await?;
+            eprintln!(
+                "\nqueued {}  refused {}  unreadable {}\n{}",
+                fed.queued,
+                fed.refused,
+                fed.unreadable,
+                printer.summary()
+            );
+            Ok(if fed.unreadable == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+async fn build(
+    db_path: &std::path::Path,
+    store: StoreKind,
+    queue: QueueKind,
+    rules: triage_core::classify::Rules,
+) -> Result<
+    (
+        IngestState<runtime::AnyQueue>,
+        Arc<runtime::LocalWorker>,
+        runtime::AnyTickets,
+    ),
+    String,
+> {
+    let needs_db = store == StoreKind::Sqlite || queue == QueueKind::Local;
+    let db = runtime::open_db(db_path, needs_db)?;
+    let (idempotency, tickets) = runtime::stores(store, db.as_ref()).await?;
+    let queue = runtime::queue(queue, db.as_ref()).await?;
+    let (secrets, test_secret) = app::secrets()?;
+    if test_secret {
+        eprintln!(
+            "triage: NYLAS_WEBHOOK_SECRET is not set: accepting deliveries signed with the test secret `{}` (events/README.md)",
+            app::TEST_SECRET
+        );
+    }
+    let source = app::source()?;
+    if source.is_none() {
+        eprintln!(
+            "triage: NYLAS_API_KEY is not set: fetching is off, messages are classified from the notification alone"
+        );
+    }
+    let worker = Arc::new(Worker {
+        idempotency,
+        tickets: tickets.clone(),
+        source,
+        rules,
+        settings: app::settings()?,
+    });
+    let ingest = IngestState {
+        policy: app::ingest_policy()?,
+        secrets,
+        queue,
+    };
+    Ok((ingest, worker, tickets))
+}

@@ -1,0 +1,150 @@
+//! `triage serve`: the webhook endpoint, the queue and the worker on one
+//! machine, with the same handlers as the Lambdas.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde::Deserialize;
+use tokio::sync::watch;
+use triage_core::ports::{TicketFilter, TicketStore};
+use triage_ingest::IngestState;
+
+use crate::output::Printer;
+use crate::runtime::{AnyQueue, AnyTickets, LocalWorker, LoopMode, now_ms, worker_loop};
+
+pub struct ServeParts {
+    pub listen: SocketAddr,
+    pub ingest: IngestState<AnyQueue>,
+    pub worker: Arc<LocalWorker>,
+    pub tickets: AnyTickets,
+    pub printer: Arc<Printer>,
+}
+
+struct AppState {
+    ingest: IngestState<AnyQueue>,
+    tickets: AnyTickets,
+}
+
+#[derive(Deserialize)]
+struct TicketQuery {
+    queue: Option<String>,
+    priority: Option<String>,
+    status: Option<String>,
+}
+
+async fn webhook(
+    State(app): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    triage_ingest::handle(
+        &app.ingest,
+        &method,
+        uri.path(),
+        uri.query(),
+        &headers,
+        &body,
+        now_ms(),
+    )
+    .await
+    .into_response()
+}
+
+async fn tickets(State(app): State<Arc<AppState>>, Query(q): Query<TicketQuery>) -> Response<Body> {
+    let filter = TicketFilter {
+        queue: q.queue,
+        priority: q.priority,
+        status: q.status,
+    };
+    match app.tickets.list(&filter).await {
+        Ok(list) => axum::Json(list).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn healthz(State(app): State<Arc<AppState>>) -> Response<Body> {
+    let pending = app.ingest.queue.pending().await;
+    axum::Json(serde_json::json!({"status": "ok", "queue_pending": pending})).into_response()
+}
+
+async fn not_found() -> Response<Body> {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "not_found", "message": "no such route"})),
+    )
+        .into_response()
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+pub async fn run(parts: ServeParts) -> Result<(), String> {
+    let limit = parts.ingest.policy.max_body_bytes.saturating_add(1);
+    let queue = parts.ingest.queue.clone();
+    let app_state = Arc::new(AppState {
+        ingest: parts.ingest,
+        tickets: parts.tickets,
+    });
+    let app = Router::new()
+        .route(triage_ingest::handler::ROUTE, any(webhook))
+        .route("/tickets", get(tickets))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app_state);
+    let listener = tokio::net::TcpListener::bind(parts.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", parts.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "triage: listening on http://{addr}  (webhook: http://{addr}/webhooks/nylas, tickets: http://{addr}/tickets)"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(worker_loop(
+        parts.worker,
+        queue.clone(),
+        parts.printer,
+        stop_rx,
+        LoopMode::UntilShutdown,
+        None,
+    ));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server: {e}"))?;
+    eprintln!("triage: shutting down; draining the queue (what is left stays queued on disk)");
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    let left = queue.pending().await;
+    eprintln!("triage: stopped; {left} message(s) left queued for the next start");
+    Ok(())
+}
