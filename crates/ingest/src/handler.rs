@@ -139,6 +139,11 @@ async fn post<Q: NotificationQueue>(
         Ok(p) => p,
         Err(e) => {
             let status = e.status();
+            if status == 401 {
+                metrics::counter!("SignatureRejected").increment(1);
+            } else {
+                metrics::counter!("Rejected", "Reason" => e.code()).increment(1);
+            }
             tracing::warn!(
                 outcome = "refused",
                 status,
@@ -163,8 +168,12 @@ async fn post<Q: NotificationQueue>(
         return Reply::json(200, serde_json::json!({ "status": "ignored", "queued": 0 }));
     }
     let enqueue_started = Instant::now();
-    match state.queue.send_all(&prepared.messages).await {
+    let sent = state.queue.send_all(&prepared.messages).await;
+    metrics::histogram!("EnqueueLatencyMs")
+        .record(enqueue_started.elapsed().as_secs_f64() * 1000.0);
+    match sent {
         Ok(()) => {
+            metrics::counter!("NotificationsQueued").increment(queued as u64);
             tracing::info!(
                 outcome = "accepted",
                 status = 200,
@@ -179,6 +188,7 @@ async fn post<Q: NotificationQueue>(
             )
         }
         Err(e) => {
+            metrics::counter!("EnqueueFailed").increment(1);
             tracing::error!(
                 outcome = "queue_failed",
                 status = 503,

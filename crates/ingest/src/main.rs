@@ -15,7 +15,22 @@ async fn main() -> ExitCode {
     match init().await {
         Ok(state) => {
             let state = &state;
-            match run(service_fn(move |req| lambda_handler(state, req))).await {
+            let metrics = metrics_cloudwatch_embedded::Builder::new()
+                .cloudwatch_namespace("InboxTriage")
+                .init()
+                .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+                .ok();
+            let handler = service_fn(move |req| async move {
+                let resp = lambda_handler(state, req).await;
+                if let Some(m) = metrics {
+                    // EMF documents go to stdout, where CloudWatch Logs picks them up.
+                    if let Err(e) = m.flush(std::io::stdout()) {
+                        tracing::warn!(error = %e, "could not flush metrics");
+                    }
+                }
+                resp
+            });
+            match run(handler).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "runtime stopped");

@@ -3,6 +3,8 @@
 //! When it is not there they fail with a message that says how to run them;
 //! they never skip silently.
 
+pub mod contract;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,7 +37,11 @@ pub async fn moto_config() -> aws_config::SdkConfig {
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "triage-testkit",
+            "testing",
+            "testing",
+            None,
+            None,
+            "triage-testkit",
         ))
         .load()
         .await

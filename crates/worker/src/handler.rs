@@ -317,6 +317,7 @@ where
                     ),
                 };
                 log_result(&sqs_id, &receive_count, &result.0, &result.1, started);
+                record_metrics(&result.1);
                 match result.1 {
                     Ok(_) => None,
                     Err(_) => {
@@ -403,6 +404,30 @@ fn log_result(
                 "record failed; reported for retry"
             );
         }
+    }
+}
+
+/// Business metrics (CloudWatch EMF in Lambda; no-ops where no recorder is
+/// installed). Dimensions are low-cardinality: category, priority, reason.
+pub fn record_metrics(result: &Result<Outcome, Failure>) {
+    match result {
+        Ok(Outcome::Created { classification, .. }) => {
+            metrics::counter!(
+                "TicketsCreated",
+                "Category" => classification.category.clone(),
+                "Priority" => classification.priority.as_str()
+            )
+            .increment(1);
+        }
+        Ok(Outcome::Appended { .. }) => metrics::counter!("TicketsAppended").increment(1),
+        Ok(Outcome::AlreadyRecorded { .. } | Outcome::Duplicate { .. }) => {
+            metrics::counter!("Duplicates").increment(1);
+        }
+        Ok(Outcome::Skipped { reason }) => {
+            metrics::counter!("Skipped", "Reason" => reason.code()).increment(1);
+        }
+        Ok(Outcome::Gone) => metrics::counter!("MessagesGone").increment(1),
+        Err(f) => metrics::counter!("RecordFailures", "Kind" => f.code()).increment(1),
     }
 }
 

@@ -14,6 +14,9 @@ use triage_worker::{Worker, WorkerConfig};
 
 type LambdaWorker = Worker<DynamoIdempotency, DynamoTickets, CachedFolders<NylasClient>>;
 
+/// CloudWatch namespace of the business metrics (template.yaml's dashboard).
+const METRICS_NAMESPACE: &str = "InboxTriage";
+
 /// Stop API retries this long before the Lambda's own deadline.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
@@ -27,12 +30,28 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let metrics = match metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(METRICS_NAMESPACE)
+        .init()
+    {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics disabled");
+            None
+        }
+    };
     let worker = &worker;
     let handler = service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = remaining(event.context.deadline);
         let resp: SqsBatchResponse = worker
             .process_batch(event.payload.records, now_ms(), deadline)
             .await;
+        if let Some(m) = metrics {
+            // EMF documents go to stdout, where CloudWatch Logs picks them up.
+            if let Err(e) = m.flush(std::io::stdout()) {
+                tracing::warn!(error = %e, "could not flush metrics");
+            }
+        }
         Ok::<_, lambda_runtime::Error>(resp)
     });
     match run(handler).await {

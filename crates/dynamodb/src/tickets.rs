@@ -1,0 +1,766 @@
+//! Tickets with threading and idempotent writes, in one DynamoDB table
+//! (hash key `pk` S; tickets have no TTL).
+//!
+//! # Item layout
+//!
+//! | `pk`                               | what                 | other attributes                 |
+//! |------------------------------------|----------------------|----------------------------------|
+//! | `ticket#<ticket id>`               | the ticket           | every `Ticket` field, same names |
+//! | `thread#<grant_id>#<thread_id>`    | thread pointer       | `ticket_id`, `kind`              |
+//! | `msgid#<grant_id>#<thread key>`    | RFC key pointer      | `ticket_id`, `kind`              |
+//! | `seen#<grant_id>#<message_id>`     | append pin           | `ticket_id`, `kind`              |
+//!
+//! A ticket item stores each `Ticket` field as a top-level attribute named
+//! exactly like the field (`id`, `grant_id`, `message_id`, `thread_id`,
+//! `subject`, `requester` (M: `email`, `name`), `to`, `cc` (L of M),
+//! `category`, `queue`, `priority`, `status`, `received_at`, `created_at`,
+//! `last_message_at`, `message_count` (N), `message_ids` (L of S),
+//! `snippet`, `attachments`, `applied_rules`, `thread_keys`); a missing
+//! `thread_id` is stored as NULL. Thread keys are the message's RFC
+//! `Message-ID`, `In-Reply-To` and `References` values. Pointers are written
+//! once and never change: the first ticket to claim a key keeps it.
+//!
+//! # Writing a message (`write`)
+//!
+//! The ticket id is deterministic (grant id + the message id that opens the
+//! ticket), so the ticket item itself marks "this message opened a ticket".
+//!
+//! 1. One consistent `BatchGetItem` reads `ticket#<ticket.id>`,
+//!    `seen#<grant>#<message_id>`, the thread pointer and every thread-key
+//!    pointer.
+//! 2. `ticket#<ticket.id>` exists: the message already opened that ticket
+//!    (a redelivery) -> `AlreadyRecorded` (after putting any of its
+//!    pointers still missing, e.g. those written after the transaction).
+//! 3. Otherwise the target ticket is, in this order, the one pinned by
+//!    `seen#...`, the thread pointer's, or the first thread key's. Append:
+//!    * pin the message to the target with a conditional put of
+//!      `seen#<grant>#<message_id>` (`attribute_not_exists(pk)`; if another
+//!      delivery pinned it first, its target wins). The pin makes every
+//!      redelivery of the message go to the same ticket even if pointers
+//!      appear in between, so a message is never counted on two tickets;
+//!    * `UpdateItem` on the ticket: `ADD message_count 1`,
+//!      `message_ids = list_append(message_ids, [id])`, conditioned on
+//!      `attribute_exists(pk) AND NOT contains(message_ids, :mid)`, with
+//!      `ALL_OLD` on failure: a failed condition with the item returned
+//!      means the message is already on the ticket -> `AlreadyRecorded`;
+//!    * `last_message_at = max(old, new)` as a second conditional update
+//!      (`last_message_at < :t`; expressions have no `max`), run on
+//!      `AlreadyRecorded` too, so a crash between the two heals on redelivery;
+//!    * put the pointers that were missing (thread, thread keys) to the
+//!      target, each `attribute_not_exists(pk)`.
+//! 4. No pointer at all: create, in one `TransactWriteItems`: the ticket
+//!    (`attribute_not_exists(pk)`), the thread pointer
+//!    (`attribute_not_exists(pk)`) and the thread-key pointers
+//!    (`attribute_not_exists(pk) OR ticket_id = :id`; at most
+//!    [`TXN_KEY_POINTERS`] of them, the rest are put right after the
+//!    transaction). Cancellation reasons decide what happened:
+//!    * the ticket item failed its condition: a redelivery raced us ->
+//!      `AlreadyRecorded`;
+//!    * a pointer failed its condition: another worker created the thread's
+//!      ticket concurrently -> go back to 1 (it will append);
+//!    * `TransactionConflict`: short backoff, go back to 1;
+//!    * throttling -> `StoreError::Throttled`; validation -> `Rejected`.
+//!
+//!    Attempts are bounded ([`WRITE_ATTEMPTS`]); running out is `Unavailable`
+//!    (transient: the message is redelivered).
+//!
+//! So two messages of a new thread written at once give one ticket with
+//! `message_count` 2, and a message already recorded never changes a count.
+//! Cost: a new ticket is one read + one transaction (2 WCU per item); an
+//! append is one read + one pin put + two updates (+ pointer puts).
+//!
+//! # In-process single flight
+//!
+//! Within one process (one store and its clones), writes that share a key
+//! (ticket id, thread pointer, thread-key pointer) run one at a time. The
+//! algorithm above is correct without it (writers in different Lambda
+//! instances race only through DynamoDB's conditions); it saves the
+//! cancelled transactions, and their capacity, that a worker handling
+//! several messages of one new thread concurrently would cause itself.
+//! It also keeps tests against moto deterministic: moto (5.x) does not
+//! isolate `TransactWriteItems` from concurrent requests (two concurrent
+//! transactions can both pass `attribute_not_exists`, and a cancelled one
+//! rolls back by restoring a snapshot of the whole table, dropping writes
+//! other requests made meanwhile). Tests that race separately built stores
+//! through transactions are therefore `#[ignore]`d on moto, and the race
+//! interleavings are tested deterministically instead.
+//!
+//! # Listing
+//!
+//! `list` is a paginated, consistent `Scan` filtered on
+//! `begins_with(pk, "ticket#")` (plus queue/priority/status), sorted by
+//! `created_at` descending in memory. That suits the local server and admin
+//! tooling on a small table; it reads the whole table, so a hot path would
+//! need a GSI (e.g. on `queue` + `created_at`) and `Query` instead.
+//!
+//! Limits: a ticket item is at most 400 KB, so a thread with many thousands
+//! of messages eventually fails its append with `Rejected` (ValidationException).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::AsyncSleep;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use triage_core::ports::{StoreError, TicketFilter, TicketStore};
+use triage_core::ticket::{Ticket, TicketWrite};
+
+use crate::attr::{Item, get_s, item_to_ticket, ticket_to_item};
+use crate::error::{by_cancellation_code, map_sdk_error};
+use crate::keylock::KeyLocks;
+
+/// Prefix of ticket items.
+pub const TICKET_PREFIX: &str = "ticket#";
+/// Prefix of thread pointers.
+pub const THREAD_PREFIX: &str = "thread#";
+/// Prefix of RFC thread-key pointers.
+pub const MSGID_PREFIX: &str = "msgid#";
+/// Prefix of append pins.
+pub const SEEN_PREFIX: &str = "seen#";
+
+/// Bound on lookup/create/append rounds of one `write`.
+pub const WRITE_ATTEMPTS: usize = 8;
+/// Thread-key pointers written inside the create transaction (the ticket
+/// and the thread pointer make two more; DynamoDB allows 100 actions).
+pub const TXN_KEY_POINTERS: usize = 90;
+/// Keys per `BatchGetItem` request.
+const BATCH_GET_MAX: usize = 100;
+/// Rounds of `UnprocessedKeys` before giving up as throttled.
+const BATCH_GET_ROUNDS: usize = 6;
+/// DynamoDB's partition key limit, in bytes.
+const MAX_PK_BYTES: usize = 2048;
+
+/// Tickets in one DynamoDB table.
+///
+/// Clones share one in-process single flight (see the module doc); build one
+/// store per process and clone it.
+#[derive(Debug, Clone)]
+pub struct DynamoTickets {
+    client: Client,
+    table: String,
+    locks: Arc<KeyLocks>,
+}
+
+/// The keys one message touches.
+struct Keys {
+    ticket: String,
+    seen: String,
+    thread: Option<String>,
+    /// Thread-key pointers, deduplicated, in the message's order.
+    msgids: Vec<String>,
+}
+
+impl Keys {
+    fn of(ticket: &Ticket) -> Keys {
+        let grant = &ticket.grant_id;
+        let fits = |pk: &String| {
+            let ok = pk.len() <= MAX_PK_BYTES;
+            if !ok {
+                tracing::warn!(ticket = %ticket.id, "thread key too long for a pointer; skipped");
+            }
+            ok
+        };
+        let thread = ticket
+            .thread_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("{THREAD_PREFIX}{grant}#{t}"))
+            .filter(fits);
+        let mut seen_keys = HashSet::new();
+        let msgids = ticket
+            .thread_keys
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+            .map(|k| format!("{MSGID_PREFIX}{grant}#{k}"))
+            .filter(fits)
+            .filter(|pk| seen_keys.insert(pk.clone()))
+            .collect();
+        Keys {
+            ticket: ticket_pk(&ticket.id),
+            seen: format!("{SEEN_PREFIX}{grant}#{}", ticket.message_id),
+            thread,
+            msgids,
+        }
+    }
+
+    /// Every pointer key (thread first), for lookups and pointer puts.
+    fn pointers(&self) -> impl Iterator<Item = &String> {
+        self.thread.iter().chain(self.msgids.iter())
+    }
+}
+
+fn ticket_pk(id: &str) -> String {
+    format!("{TICKET_PREFIX}{id}")
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn pk_key(pk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([("pk".to_string(), s(pk))])
+}
+
+/// What a lookup found: pk -> `ticket_id` (empty for ticket items).
+type Found = HashMap<String, String>;
+
+/// Result of one create transaction.
+#[derive(Debug, PartialEq, Eq)]
+enum Create {
+    Created,
+    TicketExists,
+    PointerTaken,
+    Conflict,
+}
+
+/// Result of a conditional put that keeps the first writer.
+enum PutOnce {
+    Written,
+    /// The item exists: its `ticket_id`, if readable.
+    Exists(Option<String>),
+}
+
+impl DynamoTickets {
+    /// A store on `table`, with a client built from `sdk`.
+    pub fn new(sdk: &SdkConfig, table: impl Into<String>) -> Self {
+        Self::from_client(Client::new(sdk), table)
+    }
+
+    /// A store on `table` sharing an existing client.
+    pub fn from_client(client: Client, table: impl Into<String>) -> Self {
+        DynamoTickets {
+            client,
+            table: table.into(),
+            locks: Arc::new(KeyLocks::default()),
+        }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn what(&self, op: &str, id: &str) -> String {
+        format!("{op} {id} in {}", self.table)
+    }
+
+    async fn backoff(&self, attempt: usize) {
+        let base = 10u64 << attempt.min(4);
+        let jitter = u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0),
+        ) % base.max(1);
+        if let Some(sleep) = self.client.config().sleep_impl() {
+            sleep.sleep(Duration::from_millis(base + jitter)).await;
+        }
+    }
+
+    /// Consistent batch read of `pks` (deduplicated by the caller).
+    async fn lookup(&self, ticket_id: &str, pks: &[&String]) -> Result<Found, StoreError> {
+        let what = self.what("lookup for", ticket_id);
+        let mut found = Found::new();
+        for chunk in pks.chunks(BATCH_GET_MAX) {
+            let keys: Vec<_> = chunk.iter().map(|pk| pk_key(pk)).collect();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .projection_expression("pk, ticket_id")
+                .build()
+                .map_err(|_| StoreError::Rejected(format!("{what}: bad batch request")))?;
+            let mut rounds = 0;
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error(&what, &e))?;
+                for item in out
+                    .responses
+                    .as_ref()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(pk) = get_s(item, "pk") {
+                        let target = get_s(item, "ticket_id").unwrap_or_default();
+                        found.insert(pk.to_string(), target.to_string());
+                    }
+                }
+                let rest = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                match rest {
+                    None => break,
+                    Some(rest) => {
+                        rounds += 1;
+                        if rounds >= BATCH_GET_ROUNDS {
+                            return Err(StoreError::Throttled(format!(
+                                "{what}: keys left unprocessed"
+                            )));
+                        }
+                        self.backoff(rounds).await;
+                        request = rest;
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Put a pointer/pin item unless it exists; returns the existing target.
+    async fn put_once(
+        &self,
+        pk: &str,
+        kind: &str,
+        ticket_id: &str,
+        want_old: bool,
+    ) -> Result<PutOnce, StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("ticket_id", s(ticket_id))
+            .item("kind", s(kind))
+            .condition_expression("attribute_not_exists(pk)");
+        if want_old {
+            put = put.return_values_on_condition_check_failure(
+                ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        }
+        match put.send().await {
+            Ok(_) => Ok(PutOnce::Written),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(ccf)) => Ok(PutOnce::Exists(
+                    ccf.item()
+                        .and_then(|i| get_s(i, "ticket_id"))
+                        .map(str::to_string),
+                )),
+                _ => Err(map_sdk_error(&self.what("put pointer for", ticket_id), &e)),
+            },
+        }
+    }
+
+    /// Point every pointer the lookup did not find at `target`.
+    async fn ensure_pointers(
+        &self,
+        keys: &Keys,
+        found: &Found,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        for pk in keys.pointers().filter(|pk| !found.contains_key(*pk)) {
+            let kind = if pk.starts_with(THREAD_PREFIX) {
+                "thread"
+            } else {
+                "msgid"
+            };
+            self.put_once(pk, kind, target, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Read the `ticket_id` of a pointer/pin item (consistent).
+    async fn read_target(&self, pk: &str, ticket_id: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(&self.what("read pin for", ticket_id), &e))?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| get_s(i, "ticket_id"))
+            .map(str::to_string))
+    }
+
+    /// Add the message to ticket `target`.
+    async fn append(
+        &self,
+        ticket: &Ticket,
+        keys: &Keys,
+        found: &Found,
+        target: String,
+    ) -> Result<TicketWrite, StoreError> {
+        // Pin the message to its target (first pin wins).
+        let target = if found.contains_key(&keys.seen) {
+            target
+        } else {
+            match self.put_once(&keys.seen, "seen", &target, true).await? {
+                PutOnce::Written => target,
+                PutOnce::Exists(Some(pinned)) => pinned,
+                PutOnce::Exists(None) => self
+                    .read_target(&keys.seen, &ticket.id)
+                    .await?
+                    .unwrap_or(target),
+            }
+        };
+        let target_pk = ticket_pk(&target);
+        let what = self.what("append to", &target);
+
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&target_pk))
+            .update_expression(
+                "SET message_ids = list_append(message_ids, :mids) ADD message_count :one",
+            )
+            .condition_expression("attribute_exists(pk) AND NOT contains(message_ids, :mid)")
+            .expression_attribute_values(":mids", AttributeValue::L(vec![s(&ticket.message_id)]))
+            .expression_attribute_values(":mid", s(&ticket.message_id))
+            .expression_attribute_values(":one", n(1))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let outcome = match result {
+            Ok(_) => TicketWrite::Appended {
+                ticket_id: target.clone(),
+            },
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
+                    let exists = match ccf.item() {
+                        Some(_) => true,
+                        // Emulators may omit the old item: check ourselves.
+                        None => self.ticket_exists(&target_pk, &target).await?,
+                    };
+                    if !exists {
+                        return Err(StoreError::Rejected(format!(
+                            "{what}: a pointer names a ticket that does not exist"
+                        )));
+                    }
+                    TicketWrite::AlreadyRecorded {
+                        ticket_id: target.clone(),
+                    }
+                }
+                _ => return Err(map_sdk_error(&what, &e)),
+            },
+        };
+
+        self.bump_last_message_at(&target_pk, &target, ticket.last_message_at)
+            .await?;
+        self.ensure_pointers(keys, found, &target).await?;
+        tracing::debug!(ticket = %target, message = %ticket.message_id, ?outcome, "ticket append");
+        Ok(outcome)
+    }
+
+    async fn ticket_exists(&self, pk: &str, id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(&self.what("read", id), &e))?;
+        Ok(out.item.is_some())
+    }
+
+    /// `last_message_at = max(last_message_at, t)`.
+    async fn bump_last_message_at(&self, pk: &str, id: &str, t: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression("SET last_message_at = :t")
+            .condition_expression("attribute_exists(pk) AND last_message_at < :t")
+            .expression_attribute_values(":t", n(t))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(map_sdk_error(
+                    &self.what("update last_message_at of", id),
+                    &e,
+                )),
+            },
+        }
+    }
+
+    /// The create transaction: ticket + thread pointer + key pointers.
+    async fn create(&self, ticket: &Ticket, keys: &Keys) -> Result<Create, StoreError> {
+        let what = self.what("create", &ticket.id);
+        let mut stored = ticket.clone();
+        if !stored.message_ids.contains(&stored.message_id) {
+            stored.message_ids.insert(0, stored.message_id.clone());
+        }
+        let listed = u32::try_from(stored.message_ids.len()).unwrap_or(u32::MAX);
+        stored.message_count = stored.message_count.max(listed);
+        let item = ticket_to_item(keys.ticket.clone(), &stored)?;
+
+        let build = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
+            p.build()
+                .map(|put: Put| TransactWriteItem::builder().put(put).build())
+                .map_err(|_| StoreError::Rejected(format!("{what}: bad transaction item")))
+        };
+        let mut items = vec![build(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)"),
+        )?];
+        if let Some(thread) = &keys.thread {
+            items.push(build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(thread))
+                    .item("ticket_id", s(&ticket.id))
+                    .item("kind", s("thread"))
+                    .condition_expression("attribute_not_exists(pk)"),
+            )?);
+        }
+        for pk in keys.msgids.iter().take(TXN_KEY_POINTERS) {
+            items.push(build(
+                Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(pk))
+                    .item("ticket_id", s(&ticket.id))
+                    .item("kind", s("msgid"))
+                    .condition_expression("attribute_not_exists(pk) OR ticket_id = :tid")
+                    .expression_attribute_values(":tid", s(&ticket.id)),
+            )?);
+        }
+
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => {
+                for pk in keys.msgids.iter().skip(TXN_KEY_POINTERS) {
+                    self.put_once(pk, "msgid", &ticket.id, false).await?;
+                }
+                tracing::debug!(ticket = %ticket.id, "ticket created");
+                return Ok(Create::Created);
+            }
+            Err(e) => e,
+        };
+        let reasons = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(tce)) => {
+                tce.cancellation_reasons()
+            }
+            Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+                return Ok(Create::Conflict);
+            }
+            _ => return Err(map_sdk_error(&what, &err)),
+        };
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+        tracing::debug!(ticket = %ticket.id, ?codes, "create transaction cancelled");
+        classify_cancellation(&what, &codes)
+    }
+}
+
+/// What a cancelled create transaction means, from its `CancellationReasons`
+/// codes (index 0 is the ticket item, then the pointers).
+fn classify_cancellation(what: &str, codes: &[&str]) -> Result<Create, StoreError> {
+    if codes.first() == Some(&"ConditionalCheckFailed") {
+        return Ok(Create::TicketExists);
+    }
+    if codes.contains(&"ConditionalCheckFailed") {
+        return Ok(Create::PointerTaken);
+    }
+    if let Some(code) = codes
+        .iter()
+        .find(|c| !matches!(**c, "None" | "TransactionConflict"))
+    {
+        return Err(by_cancellation_code(what, code));
+    }
+    if codes.contains(&"TransactionConflict") {
+        return Ok(Create::Conflict);
+    }
+    // Cancelled without a reason we know: treat as transient.
+    Err(StoreError::Unavailable(format!(
+        "{what}: transaction cancelled without reasons"
+    )))
+}
+
+impl TicketStore for DynamoTickets {
+    async fn write(&self, ticket: &Ticket) -> Result<TicketWrite, StoreError> {
+        let keys = Keys::of(ticket);
+        let mut pks: Vec<&String> = vec![&keys.ticket, &keys.seen];
+        pks.extend(keys.pointers());
+        // One write at a time per key within this process.
+        let _flight = self
+            .locks
+            .lock(
+                std::iter::once(&keys.ticket)
+                    .chain(keys.pointers())
+                    .cloned(),
+            )
+            .await;
+
+        for attempt in 0..WRITE_ATTEMPTS {
+            let found = self.lookup(&ticket.id, &pks).await?;
+            if found.contains_key(&keys.ticket) {
+                // This message opened the ticket already.
+                self.ensure_pointers(&keys, &found, &ticket.id).await?;
+                return Ok(TicketWrite::AlreadyRecorded {
+                    ticket_id: ticket.id.clone(),
+                });
+            }
+            let target = std::iter::once(&keys.seen)
+                .chain(keys.pointers())
+                .find_map(|pk| found.get(pk).filter(|t| !t.is_empty()));
+            if let Some(target) = target {
+                return self.append(ticket, &keys, &found, target.clone()).await;
+            }
+            match self.create(ticket, &keys).await? {
+                Create::Created => {
+                    return Ok(TicketWrite::Created {
+                        ticket_id: ticket.id.clone(),
+                    });
+                }
+                Create::TicketExists => {
+                    return Ok(TicketWrite::AlreadyRecorded {
+                        ticket_id: ticket.id.clone(),
+                    });
+                }
+                Create::PointerTaken => continue,
+                Create::Conflict => self.backoff(attempt).await,
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{}: gave up after {WRITE_ATTEMPTS} attempts under contention",
+            self.what("write", &ticket.id)
+        )))
+    }
+
+    async fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        let mut condition = String::from("begins_with(pk, :prefix)");
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":prefix".to_string(), s(TICKET_PREFIX))]);
+        for (field, value) in [
+            ("queue", &filter.queue),
+            ("priority", &filter.priority),
+            ("status", &filter.status),
+        ] {
+            if let Some(v) = value {
+                condition.push_str(&format!(" AND #{field} = :{field}"));
+                names.insert(format!("#{field}"), field.to_string());
+                values.insert(format!(":{field}"), s(v));
+            }
+        }
+        let what = format!("list tickets in {}", self.table);
+        let mut tickets = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression(&condition)
+                .set_expression_attribute_names((!names.is_empty()).then(|| names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(&what, &e))?;
+            for item in out.items() {
+                match item_to_ticket(item) {
+                    Some(t) => tickets.push(t),
+                    None => tracing::warn!(
+                        pk = get_s(item, "pk").unwrap_or_default(),
+                        "unreadable ticket item skipped"
+                    ),
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        Ok(tickets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_reasons_decide() {
+        let c = |codes: &[&str]| classify_cancellation("create t in x", codes);
+        assert_eq!(
+            c(&["ConditionalCheckFailed", "ConditionalCheckFailed"]).ok(),
+            Some(Create::TicketExists)
+        );
+        assert_eq!(
+            c(&["None", "ConditionalCheckFailed", "None"]).ok(),
+            Some(Create::PointerTaken)
+        );
+        assert_eq!(
+            c(&["None", "None", "ConditionalCheckFailed"]).ok(),
+            Some(Create::PointerTaken)
+        );
+        assert_eq!(
+            c(&["TransactionConflict", "None"]).ok(),
+            Some(Create::Conflict)
+        );
+        assert!(matches!(
+            c(&["None", "ThrottlingError"]),
+            Err(StoreError::Throttled(_))
+        ));
+        assert!(matches!(
+            c(&["ProvisionedThroughputExceeded", "TransactionConflict"]),
+            Err(StoreError::Throttled(_))
+        ));
+        assert!(matches!(
+            c(&["ValidationError", "None"]),
+            Err(StoreError::Rejected(_))
+        ));
+        assert!(matches!(c(&[]), Err(StoreError::Unavailable(_))));
+    }
+
+    #[test]
+    fn keys_are_deduplicated_trimmed_and_bounded() {
+        let mut t = triage_testkit::contract::sample_ticket("g", "m1", Some(" th "), 1);
+        t.thread_keys = vec![
+            "a@x".into(),
+            " a@x ".into(),
+            "".into(),
+            "b@x".into(),
+            "x".repeat(3000),
+        ];
+        let k = Keys::of(&t);
+        assert_eq!(k.ticket, format!("ticket#{}", t.id));
+        assert_eq!(k.seen, "seen#g#m1");
+        assert_eq!(k.thread.as_deref(), Some("thread#g#th"));
+        assert_eq!(k.msgids, vec!["msgid#g#a@x", "msgid#g#b@x"]);
+        t.thread_id = Some("  ".into());
+        assert_eq!(Keys::of(&t).thread, None);
+    }
+}
+
+#[cfg(test)]
+#[path = "tickets_race_tests.rs"]
+mod race_tests;

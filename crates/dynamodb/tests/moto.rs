@@ -1,0 +1,505 @@
+//! The DynamoDB stores against moto on loopback (started by infra/test.sh, or
+//! `eval "$(infra/local/up.sh)"`). Each test creates its own tables and runs
+//! the shared contract (`triage_testkit::contract`) plus DynamoDB specifics.
+//! Without `AWS_ENDPOINT_URL` these tests fail, they never skip.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use triage_core::ports::{
+    ClaimOutcome, DedupeKey, IdempotencyStore, StoreError, TicketFilter, TicketStore,
+};
+use triage_dynamodb::{DynamoIdempotency, DynamoTickets, with_short_timeouts};
+use triage_testkit::contract::{self, DAY_S, PipelineSpec, ThreadBy, now_ms, times};
+use triage_testkit::{moto_config, unique_name};
+
+/// A fresh table with hash key `pk` (S), on demand, TTL on `expires_at`.
+async fn create_table(client: &Client, prefix: &str) -> String {
+    let name = unique_name(prefix);
+    client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_time_to_live()
+        .table_name(&name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+struct Env {
+    sdk: aws_config::SdkConfig,
+    client: Client,
+    idem: Arc<DynamoIdempotency>,
+    tickets: Arc<DynamoTickets>,
+}
+
+impl Env {
+    /// Drop the test's tables (moto keeps everything in memory).
+    async fn cleanup(self) {
+        for table in [self.idem.table(), self.tickets.table()] {
+            let _ = self.client.delete_table().table_name(table).send().await;
+        }
+    }
+
+    /// `n` ticket stores built independently on the same table: like `n`
+    /// Lambda instances (no shared in-process single flight).
+    fn processes(&self, n: usize) -> Vec<Arc<DynamoTickets>> {
+        (0..n)
+            .map(|_| Arc::new(DynamoTickets::new(&self.sdk, self.tickets.table())))
+            .collect()
+    }
+}
+
+/// Fresh tables on moto. The SDK's default timeouts, not the short ones:
+/// one moto process serves every test at once and can stall past 1 s.
+async fn env() -> Env {
+    let sdk = moto_config().await;
+    let client = Client::new(&sdk);
+    let idem_table = create_table(&client, "idem").await;
+    let ticket_table = create_table(&client, "tickets").await;
+    Env {
+        idem: Arc::new(DynamoIdempotency::new(&sdk, idem_table)),
+        tickets: Arc::new(DynamoTickets::new(&sdk, ticket_table)),
+        client,
+        sdk,
+    }
+}
+
+async fn get(
+    client: &Client,
+    table: &str,
+    pk: &str,
+) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+// ---------------------------------------------------------------- contract
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn idempotency_contract() {
+    let e = env().await;
+    contract::idempotency_contract(&*e.idem).await;
+    e.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn idempotency_concurrent_claims() {
+    let e = env().await;
+    contract::idempotency_concurrency_contract(std::slice::from_ref(&e.idem)).await;
+    e.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_contract() {
+    let e = env().await;
+    contract::tickets_contract(&*e.tickets).await;
+    e.cleanup().await;
+}
+
+/// 8 tasks of one process: the in-process single flight orders them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrency_one_process() {
+    let e = env().await;
+    contract::tickets_concurrency_contract(std::slice::from_ref(&e.tickets)).await;
+    e.cleanup().await;
+}
+
+/// 8 tasks on 8 independent stores: the races go through DynamoDB's
+/// transaction cancellations and conditional writes.
+#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrent_new_thread_8_processes_by_thread_id() {
+    let e = env().await;
+    contract::concurrent_new_thread_one_ticket(&e.processes(8), 8, ThreadBy::ThreadId).await;
+    e.cleanup().await;
+}
+
+#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrent_new_thread_8_processes_by_thread_key() {
+    let e = env().await;
+    contract::concurrent_new_thread_one_ticket(&e.processes(8), 8, ThreadBy::ThreadKey).await;
+    e.cleanup().await;
+}
+
+#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn tickets_concurrent_duplicates_8_processes() {
+    let e = env().await;
+    contract::concurrent_duplicates_count_once(&e.processes(8), 8).await;
+    e.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn pipeline_8_workers_100_messages_3_deliveries() {
+    let e = env().await;
+    let report = contract::pipeline_exactly_once(
+        std::slice::from_ref(&e.idem),
+        std::slice::from_ref(&e.tickets),
+        PipelineSpec::default(),
+    )
+    .await;
+    eprintln!("{report:?}");
+    assert_eq!(report.created, 100);
+    assert!(report.crashes > 0, "the crash path ran");
+    e.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn pipeline_threads_of_five() {
+    let e = env().await;
+    let spec = PipelineSpec {
+        workers: 8,
+        threads: 20,
+        messages_per_thread: 5,
+        deliveries: 3,
+        crash_every: 5,
+    };
+    let report = contract::pipeline_exactly_once(
+        std::slice::from_ref(&e.idem),
+        std::slice::from_ref(&e.tickets),
+        spec,
+    )
+    .await;
+    eprintln!("{report:?}");
+    assert_eq!(report.appended, 80);
+    e.cleanup().await;
+}
+
+/// Workers spread over 4 independent stores (4 "Lambda instances").
+#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn pipeline_threads_of_three_4_processes() {
+    let e = env().await;
+    let spec = PipelineSpec {
+        workers: 8,
+        threads: 10,
+        messages_per_thread: 3,
+        deliveries: 3,
+        crash_every: 4,
+    };
+    let report =
+        contract::pipeline_exactly_once(std::slice::from_ref(&e.idem), &e.processes(4), spec).await;
+    eprintln!("{report:?}");
+    assert_eq!(report.appended, 20);
+    e.cleanup().await;
+}
+
+// ---------------------------------------------------------------- DynamoDB specifics
+
+/// The claim's conditional failure carries the old item (ALL_OLD): the
+/// outcome comes back without a second read, and the stored record has the
+/// documented layout.
+#[tokio::test]
+async fn claim_reads_old_item_from_the_conditional_failure() {
+    let e = env().await;
+    let key = DedupeKey {
+        grant_id: unique_name("g"),
+        message_id: "m1".into(),
+    };
+    let now = now_ms();
+    let t = times(now, 60_000, DAY_S);
+    assert_eq!(e.idem.claim(&key, t).await.unwrap(), ClaimOutcome::Claimed);
+
+    let item = get(&e.client, e.idem.table(), &key.as_key()).await.unwrap();
+    assert_eq!(item["status"], AttributeValue::S("IN_PROGRESS".into()));
+    assert_eq!(
+        item["lease_until_ms"],
+        AttributeValue::N(t.lease_until_ms.to_string())
+    );
+    assert_eq!(
+        item["expires_at"],
+        AttributeValue::N(t.expires_at_s.to_string())
+    );
+    assert_eq!(item["updated_at_ms"], AttributeValue::N(now.to_string()));
+
+    // The raw API: moto (like DynamoDB) returns the item in the error.
+    let err = e
+        .client
+        .put_item()
+        .table_name(e.idem.table())
+        .item("pk", AttributeValue::S(key.as_key()))
+        .condition_expression("attribute_not_exists(pk)")
+        .return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        )
+        .send()
+        .await
+        .unwrap_err();
+    let ccf = err.into_service_error();
+    assert!(ccf.is_conditional_check_failed_exception());
+    if let aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) =
+        ccf
+    {
+        assert_eq!(
+            c.item().unwrap()["status"],
+            AttributeValue::S("IN_PROGRESS".into())
+        );
+    }
+
+    e.idem
+        .complete(&key, "created:t_abc", now / 1000 + DAY_S)
+        .await
+        .unwrap();
+    let item = get(&e.client, e.idem.table(), &key.as_key()).await.unwrap();
+    assert_eq!(item["status"], AttributeValue::S("COMPLETED".into()));
+    assert_eq!(item["outcome"], AttributeValue::S("created:t_abc".into()));
+    assert_eq!(
+        e.idem
+            .claim(&key, times(now + 1, 60_000, DAY_S))
+            .await
+            .unwrap(),
+        ClaimOutcome::Completed {
+            outcome: "created:t_abc".into()
+        }
+    );
+    e.cleanup().await;
+}
+
+/// `complete` on a record that vanished (released, or TTL-deleted) records
+/// the outcome anyway; it never fails the finished work.
+#[tokio::test]
+async fn complete_after_record_vanished_records_outcome() {
+    let e = env().await;
+    let key = DedupeKey {
+        grant_id: unique_name("g"),
+        message_id: "m1".into(),
+    };
+    let now = now_ms();
+    e.idem
+        .complete(&key, "created:t_x", now / 1000 + DAY_S)
+        .await
+        .unwrap();
+    assert_eq!(
+        e.idem.claim(&key, times(now, 60_000, DAY_S)).await.unwrap(),
+        ClaimOutcome::Completed {
+            outcome: "created:t_x".into()
+        }
+    );
+    e.cleanup().await;
+}
+
+/// Item layout of tickets and pointers.
+#[tokio::test]
+async fn ticket_items_have_the_documented_layout() {
+    let e = env().await;
+    let grant = unique_name("g");
+    let mut first = contract::sample_ticket(&grant, "m1", Some("th1"), 1_700_000_000);
+    first.thread_keys = vec![
+        "root@example.com".into(),
+        "root@example.com".into(),
+        " ".into(),
+    ];
+    e.tickets.write(&first).await.unwrap();
+    let second = contract::sample_ticket(&grant, "m2", Some("th1"), 1_700_000_050);
+    e.tickets.write(&second).await.unwrap();
+
+    let table = e.tickets.table();
+    let item = get(&e.client, table, &format!("ticket#{}", first.id))
+        .await
+        .unwrap();
+    for field in [
+        "id",
+        "grant_id",
+        "message_id",
+        "thread_id",
+        "subject",
+        "requester",
+        "to",
+        "cc",
+        "category",
+        "queue",
+        "priority",
+        "status",
+        "received_at",
+        "created_at",
+        "last_message_at",
+        "message_count",
+        "message_ids",
+        "snippet",
+        "attachments",
+        "applied_rules",
+        "thread_keys",
+    ] {
+        assert!(
+            item.contains_key(field),
+            "ticket item lacks {field}: {item:?}"
+        );
+    }
+    assert!(!item.contains_key("expires_at"), "tickets have no TTL");
+    assert_eq!(item["message_count"], AttributeValue::N("2".into()));
+    assert_eq!(
+        item["message_ids"],
+        AttributeValue::L(vec![
+            AttributeValue::S("m1".into()),
+            AttributeValue::S("m2".into())
+        ])
+    );
+    assert_eq!(
+        item["last_message_at"],
+        AttributeValue::N("1700000050".into())
+    );
+    let AttributeValue::M(requester) = &item["requester"] else {
+        panic!("requester is not a map: {:?}", item["requester"]);
+    };
+    assert_eq!(
+        requester["email"],
+        AttributeValue::S("ann@example.com".into())
+    );
+    assert!(
+        matches!(&item["attachments"], AttributeValue::L(l) if matches!(&l[0], AttributeValue::M(_)))
+    );
+
+    let pointer = |pk: String| {
+        let client = e.client.clone();
+        async move { get(&client, table, &pk).await }
+    };
+    let thread = pointer(format!("thread#{grant}#th1")).await.unwrap();
+    assert_eq!(thread["ticket_id"], AttributeValue::S(first.id.clone()));
+    let msgid = pointer(format!("msgid#{grant}#root@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(msgid["ticket_id"], AttributeValue::S(first.id.clone()));
+    assert!(
+        pointer(format!("msgid#{grant}#")).await.is_none(),
+        "blank keys are skipped"
+    );
+    let pin = pointer(format!("seen#{grant}#m2")).await.unwrap();
+    assert_eq!(pin["ticket_id"], AttributeValue::S(first.id.clone()));
+    e.cleanup().await;
+}
+
+/// A ticket write that would exceed DynamoDB's 400 KB item limit is a
+/// permanent error (Rejected), and the message says which ticket.
+#[tokio::test]
+async fn oversized_ticket_is_rejected() {
+    let e = env().await;
+    let grant = unique_name("g");
+    let mut t = contract::sample_ticket(&grant, "m1", Some("th1"), 1_700_000_000);
+    t.snippet = "x".repeat(500 * 1024);
+    let err = e.tickets.write(&t).await.unwrap_err();
+    assert!(matches!(err, StoreError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains(&t.id), "{err}");
+    assert!(
+        !err.to_string().contains("xxxx"),
+        "no item content in errors: {err}"
+    );
+    e.cleanup().await;
+}
+
+/// A missing table is a permanent error, not a retryable one.
+#[tokio::test]
+async fn missing_table_is_rejected() {
+    let sdk = moto_config().await;
+    let idem = DynamoIdempotency::new(&sdk, unique_name("no-such-table"));
+    let key = DedupeKey {
+        grant_id: "g".into(),
+        message_id: "m".into(),
+    };
+    let err = idem
+        .claim(&key, times(now_ms(), 1_000, DAY_S))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Rejected(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("ResourceNotFoundException"),
+        "{err}"
+    );
+
+    let tickets = DynamoTickets::new(&sdk, unique_name("no-such-table"));
+    let err = tickets.list(&TicketFilter::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Rejected(_)), "{err:?}");
+}
+
+/// Nothing answering at the endpoint is transient (Unavailable), and the
+/// short timeouts bound the wait.
+#[tokio::test]
+async fn unreachable_endpoint_is_unavailable() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sdk = moto_config()
+        .await
+        .to_builder()
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .build();
+    let sdk = with_short_timeouts(&sdk);
+    let idem = DynamoIdempotency::new(&sdk, "t");
+    let started = std::time::Instant::now();
+    let err = idem
+        .claim(
+            &DedupeKey {
+                grant_id: "g".into(),
+                message_id: "m".into(),
+            },
+            times(now_ms(), 1_000, DAY_S),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// Listing pages through a table bigger than one Scan page (1 MB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_paginates() {
+    let e = env().await;
+    let grant = unique_name("g");
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = e.tickets.clone();
+        let grant = grant.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut t = contract::sample_ticket(&grant, &format!("m{i}"), None, 1_700_000_000 + i);
+            t.snippet = "y".repeat(30 * 1024);
+            store.write(&t).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = contract::tickets_of(&*e.tickets, &grant).await;
+    assert_eq!(all.len(), 60);
+    assert_eq!(all[0].created_at, 1_700_000_059);
+    e.cleanup().await;
+}
