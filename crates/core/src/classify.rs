@@ -1,8 +1,64 @@
 //! Keyword / domain / alias classification.
-//! STUB: to be implemented (helper). API is fixed.
+//!
+//! Rules come from TOML (the compiled-in default is
+//! `crates/core/rules/default.toml`, [`DEFAULT_RULES_TOML`]):
+//!
+//! ```toml
+//! vip_domains = ["bigcorp.com"]
+//!
+//! [[rules]]
+//! name = "billing"          # unique
+//! category = "billing"
+//! queue = "billing"         # optional, default: the category
+//! priority = "medium"       # low | medium | high
+//! keywords = ["invoice", "refund", "close account"]
+//!
+//! [[mailboxes]]
+//! address = "security@example.com"
+//! queue = "security"        # optional
+//! priority = "high"         # optional
+//! ```
+//!
+//! How a message is classified (each decision is recorded in
+//! `applied_rules`, in the order it was applied):
+//!
+//! 1. **Keywords.** The subject and the visible body text are scanned once
+//!    with a single Aho-Corasick automaton over the keywords of all rules.
+//!    A keyword matches as a whole word or phrase: case-insensitive
+//!    (Unicode lower-casing), whitespace runs in the text count as one
+//!    space, and the characters around the match must not be alphanumeric
+//!    (`char::is_alphanumeric`), so `down` is not found in `download`. The
+//!    first rule **in file order** with a match sets category, queue and
+//!    priority (not the keyword found first in the text). No match: the
+//!    `default` rule, category and queue `general`, priority low.
+//! 2. **Alias.** Only when no keyword rule matched: a `to`/`cc` recipient
+//!    `local+tag@domain` whose tag (case-insensitive) is a *known queue* -
+//!    the queue of a rule or of a mailbox - routes to that queue (rule
+//!    `alias`). Other tags are ignored: plus-addressing is also used for
+//!    tracking tags, and anyone can write to `support+anything@`, so tags
+//!    must not create queues.
+//! 3. **Mailbox.** The first `[[mailboxes]]` entry (file order) whose
+//!    address is a `to`/`cc` recipient (case-insensitive) sets its `queue`,
+//!    over the keyword rule's (an address is explicit routing), and raises
+//!    the priority to its `priority` (rule `mailbox`).
+//! 4. **VIP.** A sender whose domain is a VIP domain or one of its
+//!    subdomains raises the priority to high (rule `vip_domain`).
+//!
+//! Priorities only ever go up.
+
+use std::str::FromStr;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use serde::Deserialize;
 
 use crate::message::Message;
 use crate::ticket::AppliedRule;
+
+/// The compiled-in rules file.
+pub const DEFAULT_RULES_TOML: &str = include_str!("../rules/default.toml");
+
+/// Category and queue when no keyword rule matches.
+pub const GENERAL: &str = "general";
 
 /// Ticket priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,6 +75,23 @@ impl Priority {
             Priority::Medium => "medium",
             Priority::High => "high",
         }
+    }
+}
+
+impl FromStr for Priority {
+    type Err = RulesError;
+
+    /// `low`, `medium` or `high`, case-insensitive.
+    fn from_str(s: &str) -> Result<Priority, RulesError> {
+        let s = s.trim();
+        [Priority::Low, Priority::Medium, Priority::High]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                RulesError::Invalid(format!(
+                    "unknown priority `{s}` (expected low, medium or high)"
+                ))
+            })
     }
 }
 
@@ -40,31 +113,506 @@ pub struct Classification {
     pub applied_rules: Vec<AppliedRule>,
 }
 
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    vip_domains: Vec<String>,
+    #[serde(default)]
+    rules: Vec<RuleEntry>,
+    #[serde(default)]
+    mailboxes: Vec<MailboxEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    name: String,
+    category: String,
+    queue: Option<String>,
+    priority: String,
+    #[serde(default)]
+    keywords: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailboxEntry {
+    address: String,
+    queue: Option<String>,
+    priority: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    name: String,
+    category: String,
+    queue: String,
+    priority: Priority,
+}
+
+#[derive(Debug, Clone)]
+struct Mailbox {
+    /// Lower-case.
+    address: String,
+    queue: Option<String>,
+    priority: Option<Priority>,
+}
+
+/// One keyword of the automaton.
+#[derive(Debug, Clone)]
+struct Pattern {
+    /// Index into `Rules::rules`.
+    rule: usize,
+    /// The keyword as normalized (for `applied_rules`).
+    keyword: String,
+    /// The keyword starts / ends with an alphanumeric character, so a word
+    /// boundary is required on that side.
+    bound_start: bool,
+    bound_end: bool,
+}
+
 /// Compiled rules. Build once at init; `classify` is cheap.
 #[derive(Debug, Clone)]
-pub struct Rules {}
+pub struct Rules {
+    rules: Vec<Rule>,
+    /// Keywords of every rule, one pattern each; `None` when there is none.
+    automaton: Option<AhoCorasick>,
+    patterns: Vec<Pattern>,
+    /// Lower-case, without a leading `@` or `.`.
+    vip_domains: Vec<String>,
+    mailboxes: Vec<Mailbox>,
+    /// Queues of rules and mailboxes, lower-case: the aliases that route.
+    known_queues: Vec<String>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::default_rules()
+    }
+}
 
 impl Rules {
     /// The compiled-in default (the cookbook's table).
     pub fn default_rules() -> Rules {
-        Rules {}
+        // The default file is tested to compile; never panic here anyway.
+        Rules::from_toml(DEFAULT_RULES_TOML).unwrap_or_else(|_| Rules::empty())
+    }
+
+    /// No rules at all: everything is `general` / low.
+    pub fn empty() -> Rules {
+        Rules {
+            rules: Vec::new(),
+            automaton: None,
+            patterns: Vec::new(),
+            vip_domains: Vec::new(),
+            mailboxes: Vec::new(),
+            known_queues: Vec::new(),
+        }
     }
 
     /// Parse and compile a rules file.
     pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
-        let _ = text;
-        Ok(Rules {})
+        let file: RulesFile = toml::from_str(text).map_err(|e| RulesError::Toml(e.to_string()))?;
+        Rules::compile(file)
+    }
+
+    fn compile(file: RulesFile) -> Result<Rules, RulesError> {
+        let invalid = |msg: String| RulesError::Invalid(msg);
+        let mut rules: Vec<Rule> = Vec::with_capacity(file.rules.len());
+        let mut patterns: Vec<Pattern> = Vec::new();
+        for (index, entry) in file.rules.into_iter().enumerate() {
+            let name = entry.name.trim().to_string();
+            if name.is_empty() {
+                return Err(invalid(format!("rule #{} has an empty name", index + 1)));
+            }
+            if rules.iter().any(|r| r.name == name) {
+                return Err(invalid(format!("duplicate rule name `{name}`")));
+            }
+            let category = entry.category.trim().to_string();
+            if category.is_empty() {
+                return Err(invalid(format!("rule `{name}`: empty category")));
+            }
+            let queue = match entry.queue {
+                Some(q) if q.trim().is_empty() => {
+                    return Err(invalid(format!("rule `{name}`: empty queue")));
+                }
+                Some(q) => q.trim().to_string(),
+                None => category.clone(),
+            };
+            let priority = entry
+                .priority
+                .parse::<Priority>()
+                .map_err(|e| invalid(format!("rule `{name}`: {}", inner(e))))?;
+            if entry.keywords.is_empty() {
+                return Err(invalid(format!("rule `{name}` has no keywords")));
+            }
+            for (k, keyword) in entry.keywords.iter().enumerate() {
+                let normalized = normalize(keyword);
+                if normalized.is_empty() {
+                    return Err(invalid(format!(
+                        "rule `{name}`: keyword #{} is empty",
+                        k + 1
+                    )));
+                }
+                let bound_start = normalized.chars().next().is_some_and(char::is_alphanumeric);
+                let bound_end = normalized.chars().last().is_some_and(char::is_alphanumeric);
+                patterns.push(Pattern {
+                    rule: rules.len(),
+                    keyword: normalized,
+                    bound_start,
+                    bound_end,
+                });
+            }
+            rules.push(Rule {
+                name,
+                category,
+                queue,
+                priority,
+            });
+        }
+
+        let mut vip_domains = Vec::with_capacity(file.vip_domains.len());
+        for domain in file.vip_domains {
+            let d = domain.trim().trim_start_matches(['@', '.']).to_lowercase();
+            if d.is_empty() {
+                return Err(invalid("vip_domains: empty domain".to_string()));
+            }
+            vip_domains.push(d);
+        }
+
+        let mut mailboxes = Vec::with_capacity(file.mailboxes.len());
+        for entry in file.mailboxes {
+            let address = entry.address.trim().to_lowercase();
+            if !address.contains('@') {
+                return Err(invalid(format!(
+                    "mailboxes: `{}` is not an email address",
+                    entry.address
+                )));
+            }
+            let queue = match entry.queue {
+                Some(q) if q.trim().is_empty() => {
+                    return Err(invalid(format!("mailbox `{address}`: empty queue")));
+                }
+                q => q.map(|q| q.trim().to_string()),
+            };
+            let priority = entry
+                .priority
+                .map(|p| p.parse::<Priority>())
+                .transpose()
+                .map_err(|e| invalid(format!("mailbox `{address}`: {}", inner(e))))?;
+            mailboxes.push(Mailbox {
+                address,
+                queue,
+                priority,
+            });
+        }
+
+        let mut known_queues: Vec<String> = rules
+            .iter()
+            .map(|r| r.queue.to_lowercase())
+            .chain(
+                mailboxes
+                    .iter()
+                    .filter_map(|m| m.queue.as_deref().map(str::to_lowercase)),
+            )
+            .collect();
+        known_queues.sort();
+        known_queues.dedup();
+
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(patterns.iter().map(|p| p.keyword.as_str()))
+                    .map_err(|e| invalid(format!("keywords do not compile: {e}")))?,
+            )
+        };
+
+        Ok(Rules {
+            rules,
+            automaton,
+            patterns,
+            vip_domains,
+            mailboxes,
+            known_queues,
+        })
+    }
+
+    /// Number of keyword rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Number of keywords over all rules.
+    pub fn keyword_count(&self) -> usize {
+        self.patterns.len()
     }
 
     /// Classify a message. `visible_text` is the body text with quotes removed
     /// (see [`crate::text::visible_text`]); the subject is taken from `msg`.
     pub fn classify(&self, msg: &Message, visible_text: &str) -> Classification {
-        let _ = (msg, visible_text);
-        Classification {
-            category: "general".into(),
-            queue: "general".into(),
-            priority: Priority::Low,
-            applied_rules: Vec::new(),
+        let mut applied = Vec::new();
+        let mut record = |rule: &str, decision: String| {
+            applied.push(AppliedRule {
+                rule: rule.to_string(),
+                decision,
+            });
+        };
+
+        // 1. Keywords.
+        let hit = self.first_rule(msg.subject.as_deref().unwrap_or_default(), visible_text);
+        let (category, mut queue, mut priority) = match hit {
+            Some((rule, pattern)) => {
+                record(&rule.name, format!("keyword={}", pattern.keyword));
+                record(&rule.name, format!("category={}", rule.category));
+                record(&rule.name, format!("queue={}", rule.queue));
+                record(&rule.name, format!("priority={}", rule.priority.as_str()));
+                (rule.category.clone(), rule.queue.clone(), rule.priority)
+            }
+            None => {
+                record("default", format!("category={GENERAL}"));
+                record("default", format!("queue={GENERAL}"));
+                record("default", format!("priority={}", Priority::Low.as_str()));
+                (GENERAL.to_string(), GENERAL.to_string(), Priority::Low)
+            }
+        };
+        // The category is not changed by the steps below.
+        let recipients = || msg.to.iter().chain(msg.cc.iter()).map(|p| p.email.trim());
+
+        // 2. Alias, only without a keyword match.
+        if hit.is_none() {
+            if let Some(tag) = recipients().find_map(|email| self.alias_queue(email)) {
+                record("alias", format!("queue={tag}"));
+                queue = tag;
+            }
         }
+
+        // 3. Mailbox.
+        if let Some(mailbox) = self
+            .mailboxes
+            .iter()
+            .find(|m| recipients().any(|r| r.eq_ignore_ascii_case(&m.address)))
+        {
+            if let Some(q) = &mailbox.queue {
+                record("mailbox", format!("queue={q}"));
+                queue = q.clone();
+            }
+            if let Some(p) = mailbox.priority {
+                record("mailbox", format!("priority={}", p.as_str()));
+                priority = priority.max(p);
+            }
+        }
+
+        // 4. VIP sender domain.
+        let sender_domain = msg
+            .sender_email()
+            .and_then(|e| e.rsplit_once('@').map(|(_, d)| d.to_string()));
+        if sender_domain.is_some_and(|d| self.is_vip(&d)) {
+            record(
+                "vip_domain",
+                format!("priority={}", Priority::High.as_str()),
+            );
+            priority = Priority::High;
+        }
+
+        Classification {
+            category,
+            queue,
+            priority,
+            applied_rules: applied,
+        }
+    }
+
+    /// The first rule (in file order) with a keyword in the subject or the
+    /// text, and the keyword that matched.
+    fn first_rule(&self, subject: &str, text: &str) -> Option<(&Rule, &Pattern)> {
+        let automaton = self.automaton.as_ref()?;
+        let mut bytes = Vec::with_capacity(subject.len() + text.len() + 1);
+        push_normalized(&mut bytes, subject);
+        // Not whitespace and not alphanumeric: a boundary no phrase crosses.
+        bytes.push(0x1f);
+        push_normalized(&mut bytes, text);
+        let haystack = into_string(bytes);
+
+        let mut best: Option<&Pattern> = None;
+        for m in automaton.find_overlapping_iter(&haystack) {
+            let Some(pattern) = self.patterns.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            if best.is_some_and(|b| b.rule <= pattern.rule) {
+                continue;
+            }
+            if !at_boundaries(&haystack, m.start(), m.end(), pattern) {
+                continue;
+            }
+            best = Some(pattern);
+            if pattern.rule == 0 {
+                break;
+            }
+        }
+        let pattern = best?;
+        Some((self.rules.get(pattern.rule)?, pattern))
+    }
+
+    /// The known queue named by the `+tag` of an address, if any.
+    fn alias_queue(&self, email: &str) -> Option<String> {
+        let (local, _) = email.rsplit_once('@')?;
+        let (_, tag) = local.split_once('+')?;
+        let tag = tag.trim().to_lowercase();
+        self.known_queues
+            .binary_search(&tag)
+            .ok()
+            .and_then(|i| self.known_queues.get(i).cloned())
+    }
+
+    fn is_vip(&self, domain: &str) -> bool {
+        let domain = domain.trim().to_lowercase();
+        self.vip_domains.iter().any(|vip| {
+            domain == *vip
+                || domain
+                    .strip_suffix(vip.as_str())
+                    .is_some_and(|head| head.ends_with('.'))
+        })
+    }
+}
+
+/// The message of a `RulesError::Invalid`, without the prefix.
+fn inner(e: RulesError) -> String {
+    match e {
+        RulesError::Toml(m) | RulesError::Invalid(m) => m,
+    }
+}
+
+/// Whether the match `start..end` of `pattern` in `haystack` has no
+/// alphanumeric character right before or right after it (on the sides
+/// where the keyword itself is alphanumeric).
+fn at_boundaries(haystack: &str, start: usize, end: usize, pattern: &Pattern) -> bool {
+    let before_ok = !pattern.bound_start
+        || haystack
+            .get(..start)
+            .and_then(|s| s.chars().next_back())
+            .is_none_or(|c| !c.is_alphanumeric());
+    let after_ok = !pattern.bound_end
+        || haystack
+            .get(end..)
+            .and_then(|s| s.chars().next())
+            .is_none_or(|c| !c.is_alphanumeric());
+    before_ok && after_ok
+}
+
+/// Lower-cased (per char, Unicode), whitespace runs as one space, trimmed.
+fn normalize(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    push_normalized(&mut out, s.trim());
+    into_string(out).trim_end().to_string()
+}
+
+/// Appends `s` lower-cased per char, with whitespace runs as one space, as
+/// UTF-8 bytes. Keywords and text go through the same function, so offsets
+/// are only ever taken on the lowered text.
+fn push_normalized(out: &mut Vec<u8>, s: &str) {
+    let mut space = false;
+    if s.is_ascii() {
+        for &b in s.as_bytes() {
+            if b.is_ascii_whitespace() {
+                space = true;
+                continue;
+            }
+            if space {
+                out.push(b' ');
+                space = false;
+            }
+            out.push(b.to_ascii_lowercase());
+        }
+    } else {
+        let mut buf = [0u8; 4];
+        for c in s.chars() {
+            if c.is_whitespace() {
+                space = true;
+                continue;
+            }
+            if space {
+                out.push(b' ');
+                space = false;
+            }
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase() as u8);
+            } else {
+                for lower in c.to_lowercase() {
+                    out.extend_from_slice(lower.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+    }
+    if space {
+        out.push(b' ');
+    }
+}
+
+/// The bytes built by [`push_normalized`] (always UTF-8: whole chars only).
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Participant;
+
+    fn msg(subject: &str) -> Message {
+        Message {
+            subject: Some(subject.to_string()),
+            from: vec![Participant {
+                name: String::new(),
+                email: "ann@customer.test".into(),
+            }],
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn default_file_compiles_to_the_table() {
+        let rules = Rules::from_toml(DEFAULT_RULES_TOML).expect("default rules");
+        let names: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "incidents",
+                "bugs",
+                "billing",
+                "feature_requests",
+                "churn_risk"
+            ]
+        );
+        assert_eq!(rules.keyword_count(), 22);
+        assert_eq!(Rules::default_rules().rule_count(), 5);
+    }
+
+    #[test]
+    fn normalization() {
+        assert_eq!(normalize("  Not \t\n Working "), "not working");
+        // 'İ' lower-cases to two chars; offsets are taken on the result.
+        assert_eq!(normalize("İSSUE"), "i\u{307}ssue");
+    }
+
+    #[test]
+    fn boundaries_on_lowered_text() {
+        let rules = Rules::default_rules();
+        // The dotted capital I grows when lower-cased: the match after it
+        // must still be found at the right offset.
+        let c = rules.classify(&msg("İİİ refund"), "");
+        assert_eq!(c.category, "billing");
+        let c = rules.classify(&msg("ÉTAT: refundé"), "");
+        assert_eq!(c.category, GENERAL, "é is alphanumeric: no boundary");
+    }
+
+    #[test]
+    fn priority_parses() {
+        assert_eq!("HIGH".parse::<Priority>().ok(), Some(Priority::High));
+        assert!("urgent".parse::<Priority>().is_err());
     }
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("missing required environment variable {name}: {hint}")]
-    Missing { name: &'static str, hint: &'static str },
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
 }
@@ -131,17 +134,29 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn reads_typed_values_and_names_problems() {
-        let m = env(&[("A", " 12 "), ("B", "x"), ("L", "a, b,,c"), ("E", "  "), ("T", "yes")]);
+        let m = env(&[
+            ("A", " 12 "),
+            ("B", "x"),
+            ("L", "a, b,,c"),
+            ("E", "  "),
+            ("T", "yes"),
+        ]);
         let f = |k: &str| m.get(k).cloned();
         let r = EnvReader::new(&f);
         assert_eq!(r.parse_or("A", 0usize), Ok(12));
         assert_eq!(r.parse_or("MISSING", 7usize), Ok(7));
-        assert!(matches!(r.parse_or("B", 0usize), Err(ConfigError::Invalid { name: "B", .. })));
+        assert!(matches!(
+            r.parse_or("B", 0usize),
+            Err(ConfigError::Invalid { name: "B", .. })
+        ));
         assert_eq!(r.list_or("L", &[]), ["a", "b", "c"]);
         assert_eq!(r.list_or("E", &["d"]), ["d"]);
         assert_eq!(r.bool_or("T", false), Ok(true));
@@ -156,10 +171,15 @@ mod tests {
         let r = EnvReader::new(&f);
         assert_eq!(
             r.secret("S", "S_ARN", "h").unwrap(),
-            SecretSpec::SecretsManager { arn: "arn:x".into() }
+            SecretSpec::SecretsManager {
+                arn: "arn:x".into()
+            }
         );
         let only_inline = r.secret("S", "NOPE", "h").unwrap();
         assert!(!format!("{only_inline:?}").contains("inline-secret"));
-        assert!(matches!(r.secret("X", "Y", "h"), Err(ConfigError::Missing { name: "X", .. })));
+        assert!(matches!(
+            r.secret("X", "Y", "h"),
+            Err(ConfigError::Missing { name: "X", .. })
+        ));
     }
 }

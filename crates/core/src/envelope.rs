@@ -288,7 +288,12 @@ mod tests {
         assert_eq!(env.notification.as_ref().unwrap().get(), BODY);
         let m = env.message().unwrap().unwrap();
         assert_eq!((m.id.as_str(), m.grant_id.as_str()), ("m1", "g1"));
-        let attr = |k: &str| q.attributes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        let attr = |k: &str| {
+            q.attributes
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(attr("grant_id"), Some("g1"));
         assert_eq!(attr("message_id"), Some("m1"));
         assert_eq!(attr("suffixes"), Some("cleaned"));
@@ -320,7 +325,10 @@ mod tests {
 
     #[test]
     fn bad_envelopes_are_named() {
-        assert!(matches!(Envelope::decode("nope"), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(
+            Envelope::decode("nope"),
+            Err(EnvelopeError::Malformed(_))
+        ));
         assert_eq!(
             Envelope::decode(r#"{"envelope_version":2}"#).unwrap_err(),
             EnvelopeError::UnsupportedVersion(2)

@@ -73,8 +73,14 @@ mod tests {
 
     #[test]
     fn garbage_and_truncation_are_corrupt() {
-        assert_eq!(gunzip_capped(b"not gzip at all", 1024), Err(GzipError::Corrupt));
+        assert_eq!(
+            gunzip_capped(b"not gzip at all", 1024),
+            Err(GzipError::Corrupt)
+        );
         let good = gzip(b"hello world hello world");
-        assert_eq!(gunzip_capped(&good[..good.len() - 6], 1024), Err(GzipError::Corrupt));
+        assert_eq!(
+            gunzip_capped(&good[..good.len() - 6], 1024),
+            Err(GzipError::Corrupt)
+        );
     }
 }

@@ -277,7 +277,11 @@ mod tests {
         )
     }
 
-    fn run(policy: &IngestPolicy, body: &[u8], enc: Option<&[u8]>) -> Result<Prepared, IngestError> {
+    fn run(
+        policy: &IngestPolicy,
+        body: &[u8],
+        enc: Option<&[u8]>,
+    ) -> Result<Prepared, IngestError> {
         let secrets = WebhookSecrets::parse(SECRET).unwrap();
         let sig = sign_nylas(SECRET.as_bytes(), body);
         prepare(policy, &secrets, Some(sig.as_bytes()), enc, body, 42)
@@ -314,8 +318,15 @@ mod tests {
         // Signed over the plain body but sent compressed: refused.
         let secrets = WebhookSecrets::parse(SECRET).unwrap();
         let sig = sign_nylas(SECRET.as_bytes(), b.as_bytes());
-        let err = prepare(&IngestPolicy::default(), &secrets, Some(sig.as_bytes()), Some(b"gzip"), &gz, 1)
-            .unwrap_err();
+        let err = prepare(
+            &IngestPolicy::default(),
+            &secrets,
+            Some(sig.as_bytes()),
+            Some(b"gzip"),
+            &gz,
+            1,
+        )
+        .unwrap_err();
         assert_eq!(err.status(), 401);
     }
 
@@ -342,7 +353,10 @@ mod tests {
         assert_eq!(run(&p, b"not json", None).unwrap_err().status(), 400);
         assert_eq!(run(&p, b"{}", None).unwrap_err().status(), 400);
         assert_eq!(run(&p, b"x", Some(b"br")).unwrap_err().status(), 415);
-        assert_eq!(run(&p, b"x", Some(b"gzip")).unwrap_err().code(), "gzip_corrupt");
+        assert_eq!(
+            run(&p, b"x", Some(b"gzip")).unwrap_err().code(),
+            "gzip_corrupt"
+        );
         let no_grant = br#"{"type":"message.created","id":"n","data":{"object":{"id":"m"}}}"#;
         assert_eq!(run(&p, no_grant, None).unwrap_err().code(), "missing_ids");
         let secrets = WebhookSecrets::parse(SECRET).unwrap();
@@ -353,7 +367,7 @@ mod tests {
     #[test]
     fn too_many_deltas() {
         let entry = r#"{"type":"message.created","data":{"id":"m","grant_id":"g"}}"#;
-        let b = format!(r#"{{"deltas":[{}]}}"#, vec![entry; 3].join(","));
+        let b = format!(r#"{{"deltas":[{}]}}"#, [entry; 3].join(","));
         let policy = IngestPolicy {
             max_items: 2,
             ..Default::default()
@@ -370,8 +384,14 @@ mod tests {
         assert_eq!(check_challenge(Some("abc-123")), Ok("abc-123"));
         assert_eq!(check_challenge(None), Err(ChallengeError::Missing));
         assert_eq!(check_challenge(Some("")), Err(ChallengeError::Missing));
-        assert_eq!(check_challenge(Some("a\nb")), Err(ChallengeError::ControlCharacters));
-        assert_eq!(check_challenge(Some("a\u{7f}")), Err(ChallengeError::ControlCharacters));
+        assert_eq!(
+            check_challenge(Some("a\nb")),
+            Err(ChallengeError::ControlCharacters)
+        );
+        assert_eq!(
+            check_challenge(Some("a\u{7f}")),
+            Err(ChallengeError::ControlCharacters)
+        );
         let long = "a".repeat(MAX_CHALLENGE_BYTES + 1);
         assert_eq!(check_challenge(Some(&long)), Err(ChallengeError::TooLong));
         let max = "a".repeat(MAX_CHALLENGE_BYTES);

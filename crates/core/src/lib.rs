@@ -5,8 +5,8 @@
 //! in [`ports`], which the adapter crates implement.
 
 pub mod classify;
-pub mod eml;
 pub mod config;
+pub mod eml;
 pub mod envelope;
 pub mod filters;
 pub mod gzip;

@@ -176,12 +176,14 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem<'_>>, Noti
     if !raw.get().trim_start().starts_with('{') {
         return Err(NotificationError::NotANotification("not a JSON object"));
     }
-    let top: Top<'_> =
-        serde_json::from_str(raw.get()).map_err(|_| NotificationError::NotANotification("unexpected field types"))?;
+    let top: Top<'_> = serde_json::from_str(raw.get())
+        .map_err(|_| NotificationError::NotANotification("unexpected field types"))?;
 
     if let Some(deltas) = top.deltas {
         if top.ty.is_some() {
-            return Err(NotificationError::NotANotification("both `type` and `deltas`"));
+            return Err(NotificationError::NotANotification(
+                "both `type` and `deltas`",
+            ));
         }
         if deltas.is_empty() {
             return Err(NotificationError::NotANotification("empty `deltas`"));
@@ -189,9 +191,9 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem<'_>>, Noti
         return deltas.into_iter().map(parse_delta).collect();
     }
 
-    let type_raw = top
-        .ty
-        .ok_or(NotificationError::NotANotification("no `type` and no `deltas`"))?;
+    let type_raw = top.ty.ok_or(NotificationError::NotANotification(
+        "no `type` and no `deltas`",
+    ))?;
     let event_type = EventType::parse(type_raw)?;
     let notification_id = top
         .id
@@ -219,9 +221,9 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem<'_>>, Noti
 fn parse_delta(raw: &RawValue) -> Result<NotificationItem<'_>, NotificationError> {
     let delta: Delta<'_> = serde_json::from_str(raw.get())
         .map_err(|_| NotificationError::NotANotification("malformed `deltas` entry"))?;
-    let type_raw = delta
-        .ty
-        .ok_or(NotificationError::NotANotification("`deltas` entry without `type`"))?;
+    let type_raw = delta.ty.ok_or(NotificationError::NotANotification(
+        "`deltas` entry without `type`",
+    ))?;
     let event_type = EventType::parse(type_raw)?;
     let object = delta.data.unwrap_or_default();
     let digest = Sha256::digest(raw.get().as_bytes());
@@ -288,10 +290,17 @@ mod tests {
             "message.created.truncated.truncated",
             "message created",
         ] {
-            assert_eq!(EventType::parse(bad), Err(NotificationError::BadType), "{bad:?}");
+            assert_eq!(
+                EventType::parse(bad),
+                Err(NotificationError::BadType),
+                "{bad:?}"
+            );
         }
         // A base that merely looks like a suffix word stays the base.
-        assert_eq!(EventType::parse("grant.expired").unwrap().base, "grant.expired");
+        assert_eq!(
+            EventType::parse("grant.expired").unwrap().base,
+            "grant.expired"
+        );
         let t = EventType::parse("message.cleaned").unwrap();
         assert_eq!((t.base.as_str(), t.cleaned), ("message.cleaned", false));
     }
@@ -331,9 +340,18 @@ mod tests {
         use NotificationError::*;
         assert_eq!(parse_notification(b"not json").unwrap_err(), NotJson);
         assert_eq!(parse_notification(&[0xff, 0xfe]).unwrap_err(), NotJson);
-        assert!(matches!(parse_notification(b"[1,2]").unwrap_err(), NotANotification(_)));
-        assert!(matches!(parse_notification(b"{}").unwrap_err(), NotANotification(_)));
-        assert!(matches!(parse_notification(br#"{"deltas":[]}"#).unwrap_err(), NotANotification(_)));
+        assert!(matches!(
+            parse_notification(b"[1,2]").unwrap_err(),
+            NotANotification(_)
+        ));
+        assert!(matches!(
+            parse_notification(b"{}").unwrap_err(),
+            NotANotification(_)
+        ));
+        assert!(matches!(
+            parse_notification(br#"{"deltas":[]}"#).unwrap_err(),
+            NotANotification(_)
+        ));
         assert!(matches!(
             parse_notification(br#"{"type":"message.created","data":{}}"#).unwrap_err(),
             NotANotification(_)

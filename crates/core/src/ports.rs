@@ -35,8 +35,10 @@ pub enum QueueError {
 pub trait NotificationQueue: Send + Sync {
     /// Queue every message, or fail. Returning `Ok` means every message is
     /// durably accepted.
-    fn send_all(&self, messages: &[QueuedMessage])
-    -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn send_all(
+        &self,
+        messages: &[QueuedMessage],
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
 // ---------------------------------------------------------------- stores
@@ -131,7 +133,10 @@ pub struct TicketFilter {
 pub trait TicketStore: Send + Sync {
     /// Create the ticket, or append the message to the ticket that already
     /// owns its thread (thread id, or any of `ticket.thread_keys`).
-    fn write(&self, ticket: &Ticket) -> impl Future<Output = Result<TicketWrite, StoreError>> + Send;
+    fn write(
+        &self,
+        ticket: &Ticket,
+    ) -> impl Future<Output = Result<TicketWrite, StoreError>> + Send;
 
     /// List tickets (newest first), filtered.
     fn list(

@@ -127,20 +127,29 @@ mod tests {
         let body = br#"{"type":"message.created"}"#;
         let sig = sign_nylas(b"s3cret", body);
         assert_eq!(sig.len(), 64);
-        assert_eq!(verify_nylas(&secrets("s3cret"), Some(sig.as_bytes()), body), Ok(()));
+        assert_eq!(
+            verify_nylas(&secrets("s3cret"), Some(sig.as_bytes()), body),
+            Ok(())
+        );
     }
 
     #[test]
     fn uppercase_hex_and_whitespace_are_accepted() {
         let body = b"hello";
         let sig = format!("  {}\t", sign_nylas(b"k", body).to_uppercase());
-        assert_eq!(verify_nylas(&secrets("k"), Some(sig.as_bytes()), body), Ok(()));
+        assert_eq!(
+            verify_nylas(&secrets("k"), Some(sig.as_bytes()), body),
+            Ok(())
+        );
     }
 
     #[test]
     fn empty_body_can_be_signed() {
         let sig = sign_nylas(b"k", b"");
-        assert_eq!(verify_nylas(&secrets("k"), Some(sig.as_bytes()), b""), Ok(()));
+        assert_eq!(
+            verify_nylas(&secrets("k"), Some(sig.as_bytes()), b""),
+            Ok(())
+        );
         assert_eq!(
             verify_nylas(&secrets("k"), Some(sig.as_bytes()), b" "),
             Err(SignatureError::Mismatch)
@@ -169,15 +178,24 @@ mod tests {
         let body = b"x";
         let good = sign_nylas(b"k", body);
         assert_eq!(verify_nylas(&s, None, body), Err(SignatureError::Missing));
-        assert_eq!(verify_nylas(&s, Some(b"   "), body), Err(SignatureError::Missing));
-        assert_eq!(verify_nylas(&s, Some(b"abc"), body), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify_nylas(&s, Some(b"   "), body),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_nylas(&s, Some(b"abc"), body),
+            Err(SignatureError::Malformed)
+        );
         assert_eq!(
             verify_nylas(&s, Some(format!("{good}00").as_bytes()), body),
             Err(SignatureError::Malformed)
         );
         let mut not_hex = good.clone().into_bytes();
         not_hex[10] = b'z';
-        assert_eq!(verify_nylas(&s, Some(&not_hex), body), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify_nylas(&s, Some(&not_hex), body),
+            Err(SignatureError::Malformed)
+        );
         // sha256= prefixes (GitHub style) are not what Nylas sends.
         let prefixed = format!("sha256={}", &good[..57]);
         assert_eq!(
@@ -186,12 +204,18 @@ mod tests {
         );
         let mut flipped = good.into_bytes();
         flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
-        assert_eq!(verify_nylas(&s, Some(&flipped), body), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_nylas(&s, Some(&flipped), body),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
     fn empty_secret_list_is_refused() {
-        assert_eq!(WebhookSecrets::parse(" , ,").unwrap_err(), SecretsError::Empty);
+        assert_eq!(
+            WebhookSecrets::parse(" , ,").unwrap_err(),
+            SecretsError::Empty
+        );
         assert_eq!(WebhookSecrets::parse("").unwrap_err(), SecretsError::Empty);
     }
 

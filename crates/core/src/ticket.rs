@@ -157,7 +157,11 @@ pub fn thread_keys(msg: &crate::message::Message) -> Vec<String> {
             continue;
         };
         for token in value.split(|c: char| c.is_whitespace() || c == ',') {
-            let id = token.trim().trim_start_matches('<').trim_end_matches('>').trim();
+            let id = token
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim();
             if id.len() < 3 || !id.contains('@') || id.len() > 256 {
                 continue;
             }

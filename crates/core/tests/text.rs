@@ -1,0 +1,141 @@
+//! visible_text on real replies (talon's html-replies fixtures) and
+//! properties on arbitrary input.
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use triage_core::BodyFormat;
+use triage_core::text::{html_to_text, strip_quoted, visible_text};
+
+fn fixtures() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    assert!(
+        dir.is_dir(),
+        "fixture directory {} is missing: the tests expect the shared fixtures next to the repository",
+        dir.display()
+    );
+    dir
+}
+
+fn html_replies() -> Vec<(String, String)> {
+    let dir = fixtures().join("email/html-replies");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    out.sort();
+    assert!(
+        out.len() >= 9,
+        "expected the 9 html-replies fixtures, found {}",
+        out.len()
+    );
+    out
+}
+
+#[test]
+fn every_html_reply_keeps_the_new_text_and_drops_the_history() {
+    for (name, html) in html_replies() {
+        let text = visible_text(&html, BodyFormat::Html);
+        // The new text of every fixture.
+        for kept in ["Hi. I am fine.", "Thanks,", "Alex"] {
+            assert!(text.contains(kept), "{name}: lost {kept:?}:\n{text}");
+        }
+        // The quoted message and its attribution / header block.
+        for gone in [
+            "Hello! How are you?",
+            "Sasha",
+            "wrote:",
+            "abc@example.com",
+            "Subject:",
+            "Test message",
+        ] {
+            assert!(!text.contains(gone), "{name}: kept {gone:?}:\n{text}");
+        }
+        // The converted (unstripped) text does hold the quoted message, so
+        // the assertions above test the stripping, not the conversion.
+        assert!(
+            html_to_text(&html).contains("Hello! How are you?"),
+            "{name}: conversion lost the quoted text"
+        );
+    }
+}
+
+#[test]
+fn html_reply_text_is_exactly_the_new_text() {
+    for (name, html) in html_replies() {
+        let text = visible_text(&html, BodyFormat::Html);
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(
+            words,
+            ["Hi.", "I", "am", "fine.", "Thanks,", "Alex"],
+            "{name}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn plain_text_reply_with_quoted_lines() {
+    let body = "Please refund my last invoice.\n\nOn Tue, 5 Mar 2024, Support <support@example.com> wrote:\n> the service was down\n> sorry";
+    assert_eq!(
+        visible_text(body, BodyFormat::Text),
+        "Please refund my last invoice."
+    );
+    assert_eq!(
+        strip_quoted("a\n> b\nc"),
+        "a\nc",
+        "inline replies between quotes are kept"
+    );
+}
+
+#[test]
+fn markdown_cleaned_body_is_text_stripped() {
+    let md = "**Thanks**, that works.\n\n> the old answer\n";
+    assert_eq!(
+        visible_text(md, BodyFormat::Markdown),
+        "**Thanks**, that works."
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn visible_text_never_panics_on_arbitrary_strings(s in any::<String>()) {
+        let _ = visible_text(&s, BodyFormat::Html);
+        let _ = visible_text(&s, BodyFormat::Text);
+        let _ = visible_text(&s, BodyFormat::Markdown);
+    }
+
+    #[test]
+    fn visible_text_never_panics_on_tag_soup(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("<div>".to_string()), Just("</div>".to_string()),
+                Just("<blockquote>".to_string()), Just("</blockquote>".to_string()),
+                Just("<div class=\"gmail_quote\">".to_string()), Just("<hr id=stopSpelling>".to_string()),
+                Just("<div id='divRplyFwdMsg'>".to_string()), Just("<table><tr><td>".to_string()),
+                Just("<!--".to_string()), Just("-->".to_string()), Just("<script>".to_string()),
+                Just("\n> ".to_string()), Just("\nOn Mon wrote:\n".to_string()),
+                Just("\nFrom: a\nSent: b\n".to_string()), Just("<a href='".to_string()), Just("'>".to_string()),
+                "[a-zé< >/=\"'\n:@]{0,12}",
+            ],
+            0..64,
+        )
+    ) {
+        let s: String = parts.concat();
+        let _ = visible_text(&s, BodyFormat::Html);
+        let _ = visible_text(&s, BodyFormat::Text);
+    }
+
+    #[test]
+    fn plain_text_without_quote_markers_keeps_its_words(words in proptest::collection::vec("[a-z]{1,8}", 1..40)) {
+        let text = words.join(" ");
+        prop_assert_eq!(visible_text(&text, BodyFormat::Text), text);
+    }
+}
