@@ -104,8 +104,23 @@ struct EnvelopeOut<'a> {
     delivery_attempt: Option<u32>,
     shape: &'static str,
     refetch: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notification: Option<&'a RawValue>,
+}
+
+/// Serialize `out`, then append `"notification": raw` (already-valid JSON,
+/// copied verbatim: no re-encoding, no second validation pass).
+fn to_json(out: &EnvelopeOut<'_>, notification: Option<&str>) -> String {
+    // Serializing borrowed strings and numbers cannot fail.
+    let mut body = serde_json::to_string(out).unwrap_or_default();
+    if let Some(raw) = notification {
+        if body.ends_with('}') {
+            body.pop();
+            body.reserve(raw.len() + 17);
+            body.push_str(",\"notification\":");
+            body.push_str(raw);
+            body.push('}');
+        }
+    }
+    body
 }
 
 /// Build the queue message for one notification item. Falls back to a
@@ -131,15 +146,13 @@ pub fn build(
         delivery_attempt: item.delivery_attempt,
         shape: item.shape.as_str(),
         refetch: false,
-        notification: Some(item.raw),
     };
     let attributes = attributes(&out);
     let attr_size: usize = attributes
         .iter()
         .map(|(k, v)| k.len() + "String".len() + v.len())
         .sum();
-    // Serializing borrowed strings and a RawValue cannot fail.
-    let body = serde_json::to_string(&out).unwrap_or_default();
+    let body = to_json(&out, Some(item.raw));
     if body.len() + attr_size <= max_bytes {
         return QueuedMessage {
             entry_id,
@@ -149,8 +162,7 @@ pub fn build(
         };
     }
     out.refetch = true;
-    out.notification = None;
-    let body = serde_json::to_string(&out).unwrap_or_default();
+    let body = to_json(&out, None);
     let attributes = self::attributes(&out);
     QueuedMessage {
         entry_id,

@@ -122,8 +122,9 @@ pub struct NotificationItem<'a> {
     pub grant_id: Option<String>,
     /// The object's id: the message id for `message.*` types.
     pub object_id: Option<String>,
-    /// The notification verbatim (the whole v3 body, or one delta entry).
-    pub raw: &'a RawValue,
+    /// The notification verbatim (the whole v3 body, or one delta entry):
+    /// valid JSON, checked while parsing.
+    pub raw: &'a str,
     pub shape: Shape,
 }
 
@@ -172,12 +173,15 @@ struct Delta<'a> {
 /// Parse a (decompressed) webhook body into its notification items.
 pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem<'_>>, NotificationError> {
     let text = std::str::from_utf8(body).map_err(|_| NotificationError::NotJson)?;
-    let raw: &RawValue = serde_json::from_str(text).map_err(|_| NotificationError::NotJson)?;
-    if !raw.get().trim_start().starts_with('{') {
-        return Err(NotificationError::NotANotification("not a JSON object"));
-    }
-    let top: Top<'_> = serde_json::from_str(raw.get())
-        .map_err(|_| NotificationError::NotANotification("unexpected field types"))?;
+    // One pass: deserializing `Top` checks the syntax of the whole document,
+    // ignored fields included, so `text` is known-valid JSON afterwards.
+    let top: Top<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            NotificationError::NotANotification("not an object of the expected shape")
+        }
+        _ => NotificationError::NotJson,
+    })?;
+    let raw = text.trim();
 
     if let Some(deltas) = top.deltas {
         if top.ty.is_some() {
@@ -219,14 +223,15 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem<'_>>, Noti
 }
 
 fn parse_delta(raw: &RawValue) -> Result<NotificationItem<'_>, NotificationError> {
-    let delta: Delta<'_> = serde_json::from_str(raw.get())
+    let raw = raw.get();
+    let delta: Delta<'_> = serde_json::from_str(raw)
         .map_err(|_| NotificationError::NotANotification("malformed `deltas` entry"))?;
     let type_raw = delta.ty.ok_or(NotificationError::NotANotification(
         "`deltas` entry without `type`",
     ))?;
     let event_type = EventType::parse(type_raw)?;
     let object = delta.data.unwrap_or_default();
-    let digest = Sha256::digest(raw.get().as_bytes());
+    let digest = Sha256::digest(raw.as_bytes());
     Ok(NotificationItem {
         notification_id: format!("delta-{}", &hex::encode(digest)[..32]),
         type_raw,
@@ -318,7 +323,7 @@ mod tests {
         assert_eq!(i.object_id.as_deref(), Some("m1"));
         assert_eq!(i.source, Some("/google/emails/realtime"));
         assert_eq!(i.delivery_attempt, Some(2));
-        assert_eq!(i.raw.get().as_bytes(), body);
+        assert_eq!(i.raw.as_bytes(), body);
         assert_eq!(i.shape, Shape::V3);
     }
 
@@ -331,8 +336,8 @@ mod tests {
         assert_eq!(items[1].event_type.base, "message.updated");
         assert_ne!(items[0].notification_id, items[1].notification_id);
         assert!(items[0].notification_id.starts_with("delta-"));
-        assert!(items[0].raw.get().contains("\"m1\""));
-        assert!(!items[0].raw.get().contains("\"m2\""));
+        assert!(items[0].raw.contains("\"m1\""));
+        assert!(!items[0].raw.contains("\"m2\""));
     }
 
     #[test]

@@ -16,9 +16,10 @@ type HmacSha256 = Hmac<Sha256>;
 const HEX_MAC_LEN: usize = 64;
 
 /// One or more webhook secrets (rotation). `Debug` never shows them.
+/// Each is kept as a pre-keyed HMAC state, so a request only clones it.
 #[derive(Clone)]
 pub struct WebhookSecrets {
-    keys: Vec<Vec<u8>>,
+    keys: Vec<HmacSha256>,
 }
 
 impl fmt::Debug for WebhookSecrets {
@@ -38,11 +39,12 @@ impl WebhookSecrets {
     /// Parse a comma-separated list; surrounding whitespace and empty entries
     /// are ignored. At least one secret is required.
     pub fn parse(list: &str) -> Result<Self, SecretsError> {
-        let keys: Vec<Vec<u8>> = list
+        // HMAC accepts keys of any length, so keying cannot fail.
+        let keys: Vec<HmacSha256> = list
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| s.as_bytes().to_vec())
+            .filter_map(|s| HmacSha256::new_from_slice(s.as_bytes()).ok())
             .collect();
         if keys.is_empty() {
             return Err(SecretsError::Empty);
@@ -90,11 +92,7 @@ pub fn verify_nylas(
     let mut expected = [0u8; HEX_MAC_LEN / 2];
     hex::decode_to_slice(header, &mut expected).map_err(|_| SignatureError::Malformed)?;
     for key in &secrets.keys {
-        // HMAC accepts keys of any length, so this cannot fail; a failure
-        // would only mean "no match" for that key.
-        let Ok(mut mac) = HmacSha256::new_from_slice(key) else {
-            continue;
-        };
+        let mut mac = key.clone();
         mac.update(body);
         if mac.verify_slice(&expected).is_ok() {
             return Ok(());
