@@ -27,7 +27,7 @@ pub const USER_AGENT: &str = concat!(
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Most bytes read from an error body (for `request_id` and `error.type`).
-const ERROR_BODY_CAP: usize = 16 * 1024;
+pub(crate) const ERROR_BODY_CAP: usize = 16 * 1024;
 
 /// Client of the Nylas v3 API, implementing [`MessageSource`].
 ///
@@ -35,14 +35,14 @@ const ERROR_BODY_CAP: usize = 16 * 1024;
 /// process (Lambda container) and reuse it.
 #[derive(Clone)]
 pub struct NylasClient {
-    http: reqwest::Client,
-    shared: Arc<Shared>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     /// `config.base_url` without trailing `/`.
-    base: String,
-    config: NylasConfig,
+    pub(crate) base: String,
+    pub(crate) config: NylasConfig,
 }
 
 impl fmt::Debug for NylasClient {
@@ -68,13 +68,13 @@ enum Success {
 }
 
 /// What one attempt's failure means.
-enum AttemptError {
+pub(crate) enum AttemptError {
     Retry(Retryable),
     Fatal(NylasError),
 }
 
 /// A failure worth another attempt.
-enum Retryable {
+pub(crate) enum Retryable {
     Status {
         status: u16,
         retry_after: Option<Duration>,
@@ -86,14 +86,14 @@ enum Retryable {
 }
 
 impl Retryable {
-    fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             Retryable::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
 
-    fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Retryable::Status { retry_after, .. } => *retry_after,
             _ => None,
@@ -122,9 +122,9 @@ impl fmt::Display for Retryable {
 
 /// The parts of a Nylas error body worth keeping (never its message text).
 #[derive(Debug, Default, Deserialize)]
-struct ErrorInfo {
+pub(crate) struct ErrorInfo {
     #[serde(default)]
-    request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     #[serde(default)]
     error: Option<ErrorDetail>,
 }
@@ -136,11 +136,11 @@ struct ErrorDetail {
 }
 
 impl ErrorInfo {
-    fn parse(body: &[u8]) -> Self {
+    pub(crate) fn parse(body: &[u8]) -> Self {
         serde_json::from_slice(body).unwrap_or_default()
     }
 
-    fn rejected(self, status: u16) -> NylasError {
+    pub(crate) fn rejected(self, status: u16) -> NylasError {
         NylasError::Rejected {
             status,
             error_type: self.error.and_then(|e| e.kind),
@@ -500,7 +500,7 @@ impl MessageSource for NylasClient {
     }
 }
 
-fn give_up(attempts: u32, reason: GiveUpReason, last: Option<&Retryable>) -> NylasError {
+pub(crate) fn give_up(attempts: u32, reason: GiveUpReason, last: Option<&Retryable>) -> NylasError {
     NylasError::GaveUp {
         attempts,
         reason,
@@ -509,7 +509,7 @@ fn give_up(attempts: u32, reason: GiveUpReason, last: Option<&Retryable>) -> Nyl
     }
 }
 
-fn classify_transport(e: reqwest::Error) -> AttemptError {
+pub(crate) fn classify_transport(e: reqwest::Error) -> AttemptError {
     if e.is_builder() {
         return AttemptError::Fatal(NylasError::Config(format!(
             "request could not be built: {}",
@@ -525,14 +525,17 @@ fn classify_transport(e: reqwest::Error) -> AttemptError {
     }
 }
 
-enum ReadError {
+pub(crate) enum ReadError {
     TooLarge,
     Transport(reqwest::Error),
 }
 
 /// Reads the body chunk by chunk, refusing (before buffering) anything over
 /// `cap` bytes, whether announced by `Content-Length` or found while streaming.
-async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Vec<u8>, ReadError> {
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, ReadError> {
     let announced = response.content_length();
     if announced.is_some_and(|len| len > u64::try_from(cap).unwrap_or(u64::MAX)) {
         return Err(ReadError::TooLarge);
@@ -553,7 +556,10 @@ async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Vec
 }
 
 /// Parses a success body; the error names only the position, never content.
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, NylasError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, NylasError> {
     serde_json::from_slice(body).map_err(|e| {
         NylasError::Malformed(format!(
             "{what}: {:?} error at line {} column {}",
@@ -565,7 +571,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result
 }
 
 /// Ids go into the path as one segment each: empty, `.` and `..` cannot.
-fn check_segment(name: &'static str, value: &str) -> Result<(), NylasError> {
+pub(crate) fn check_segment(name: &'static str, value: &str) -> Result<(), NylasError> {
     if value.is_empty() || value == "." || value == ".." {
         return Err(NylasError::InvalidArgument(format!(
             "{name} must be a non-empty id other than '.' and '..'"

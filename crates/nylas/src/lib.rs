@@ -10,16 +10,23 @@
 //!   errors, with jittered exponential backoff, until `max_attempts` or the
 //!   caller's deadline. Other 4xx, malformed and oversized bodies are permanent.
 //! - [`CachedFolders`] caches folder roles per grant for the life of the process.
+//! - [`WebhookAdmin`] (operator tooling): create, list, rotate the secret of
+//!   and send test events to webhook destinations.
 //!
 //! Logs carry ids, status codes, attempt numbers and waits; never the API key
 //! nor message content.
 
+pub mod admin;
 mod client;
 mod config;
 mod error;
 mod folders;
 mod retry;
 
+pub use admin::{
+    ADMIN_REQUEST_TIMEOUT, AdminError, CreatedWebhook, TestEventOutcome, WebhookAdmin, WebhookInfo,
+    WebhookSecret,
+};
 pub use client::{NylasClient, USER_AGENT};
 pub use config::{DEFAULT_BASE_URL, ENV_API_URI, NylasConfig};
 pub use error::{GiveUpReason, NylasError};

@@ -5,12 +5,14 @@
 
 mod app;
 mod classify;
+mod dlq;
 mod input;
 mod output;
 mod replay;
 mod runtime;
 mod serve;
 mod tickets;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,6 +119,22 @@ enum Command {
         #[arg(long)]
         status: Option<String>,
     },
+    /// Register the Nylas webhook, list destinations, send a test event, rotate the secret.
+    #[command(
+        after_help = "Examples:\n  triage webhooks register --url https://abc.execute-api.us-east-1.amazonaws.com/webhooks/nylas\n  triage webhooks list\n  triage webhooks rotate --id <webhook id>\n  triage webhooks rotate --finish"
+    )]
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::WebhooksCommand,
+    },
+    /// Inspect the dead-letter queue (never bodies) and redrive it to the main queue.
+    #[command(
+        after_help = "Examples:\n  triage dlq inspect\n  triage --queue sqs dlq inspect --dlq-url \"$DLQ_URL\"\n  triage --queue sqs dlq redrive --dry-run"
+    )]
+    Dlq {
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
+    },
 }
 
 fn init_tracing(json: bool) {
@@ -153,7 +171,6 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
-    let rules = app::rules(cli.rules.as_deref())?;
     let command = cli.command.unwrap_or(Command::Serve {
         listen: std::env::var("TRIAGE_LISTEN")
             .ok()
@@ -164,6 +181,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     match command {
         Command::Classify { paths } => {
             let settings = app::settings()?;
+            let rules = app::rules(cli.rules.as_deref())?;
             let unreadable = classify::run(&paths, &rules, &settings.support_addresses, cli.json)
                 .map_err(|e| e.to_string())?;
             Ok(if unreadable == 0 {
@@ -184,6 +202,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Serve { listen, quiet } => {
             let printer = Arc::new(Printer::new(cli.json, quiet));
+            let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, tickets) = build(&cli.db, cli.store, cli.queue, rules).await?;
             serve::run(serve::ServeParts {
                 listen,
@@ -197,6 +216,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Replay { paths, quiet } => {
             let printer = Arc::new(Printer::new(cli.json, quiet));
+            let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, _) = build(&cli.db, cli.store, cli.queue, rules).await?;
             let fed = replay::run(&paths, ingest, worker, printer.clone()).await?;
             eprintln!(
@@ -212,6 +232,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::FAILURE
             })
         }
+        Command::Webhooks { command } => webhooks::run(command, cli.json).await,
+        Command::Dlq { command } => dlq::run(command, cli.queue, &cli.db, cli.json).await,
     }
 }
 
