@@ -3,11 +3,12 @@
 #
 #   infra/test.sh
 #
-# On a fresh machine it installs what the tests need into .venv (moto, cfn-lint),
+# On a fresh machine it installs what the tests need into .venv (moto, cfn-lint)
+# and .venv-sam (the SAM CLI),
 # starts moto on a free loopback port (tests that talk to SQS, DynamoDB or
 # Secrets Manager use it through AWS_ENDPOINT_URL), then runs formatting and
-# lint checks, every Rust test in the workspace, the template lint, and checks
-# that events/ are up to date. Extra arguments go to `cargo test`.
+# lint checks, every Rust test in the workspace, the template lint
+# (cfn-lint and sam validate --lint), and checks that events/ are up to date. Extra arguments go to `cargo test`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -17,6 +18,14 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
   echo "==> installing test tools into .venv (moto, cfn-lint)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'cfn-lint>=1,<2'
+fi
+
+# The SAM CLI lives in its own venv: its pins must not fight moto's.
+sam_venv="$root/.venv-sam"
+if [ ! -x "$sam_venv/bin/sam" ]; then
+  echo "==> installing the SAM CLI into .venv-sam"
+  python3 -m venv "$sam_venv"
+  "$sam_venv/bin/pip" install --quiet --disable-pip-version-check aws-sam-cli
 fi
 
 echo "==> starting moto"
@@ -43,6 +52,9 @@ rm -rf "$tmp"
 
 echo "==> cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
+
+echo "==> sam validate --lint"
+SAM_CLI_TELEMETRY=0 "$sam_venv/bin/sam" validate --lint --template template.yaml --region us-east-1
 
 echo "==> cargo test --workspace"
 cargo test --workspace "$@"
