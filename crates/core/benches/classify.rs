@@ -3,7 +3,10 @@
 //!
 //! - `filters+classify/...`: `skip_reason` + `classify` on the visible text
 //!   (already extracted).
-//! - `visible_text/...`: HTML to text with quote removal alone.
+//! - `visible_text/...`: HTML to text with quote removal alone (the
+//!   conversion stops where the Gmail quote starts, 3/4 into the body).
+//! - `html_to_text/...`: the whole body converted, nothing cut (the HTML
+//!   stage's cost when no quote marker is found).
 //! - `pipeline/...`: all three, as the worker runs them.
 //!
 //! Run: `cargo bench -p triage-core --bench classify`.
@@ -13,7 +16,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use triage_core::classify::Rules;
 use triage_core::filters::{FilterContext, skip_reason};
-use triage_core::text::visible_text;
+use triage_core::text::{html_to_text, visible_text};
 use triage_core::{BodyFormat, Header, Message, Participant};
 
 /// Words that are no keyword of any rule set below.
@@ -201,6 +204,13 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(html.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(label), html, |b, html| {
             b.iter(|| visible_text(black_box(html), BodyFormat::Html))
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("html_to_text");
+        group.throughput(Throughput::Bytes(html.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(label), html, |b, html| {
+            b.iter(|| html_to_text(black_box(html)))
         });
         group.finish();
 

@@ -384,11 +384,11 @@ impl Rules {
         let recipients = || msg.to.iter().chain(msg.cc.iter()).map(|p| p.email.trim());
 
         // 2. Alias, only without a keyword match.
-        if hit.is_none() {
-            if let Some(tag) = recipients().find_map(|email| self.alias_queue(email)) {
-                record("alias", format!("queue={tag}"));
-                queue = tag;
-            }
+        if hit.is_none()
+            && let Some(tag) = recipients().find_map(|email| self.alias_queue(email))
+        {
+            record("alias", format!("queue={tag}"));
+            queue = tag;
         }
 
         // 3. Mailbox.

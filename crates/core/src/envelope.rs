@@ -111,14 +111,14 @@ struct EnvelopeOut<'a> {
 fn to_json(out: &EnvelopeOut<'_>, notification: Option<&str>) -> String {
     // Serializing borrowed strings and numbers cannot fail.
     let mut body = serde_json::to_string(out).unwrap_or_default();
-    if let Some(raw) = notification {
-        if body.ends_with('}') {
-            body.pop();
-            body.reserve(raw.len() + 17);
-            body.push_str(",\"notification\":");
-            body.push_str(raw);
-            body.push('}');
-        }
+    if let Some(raw) = notification
+        && body.ends_with('}')
+    {
+        body.pop();
+        body.reserve(raw.len() + 17);
+        body.push_str(",\"notification\":");
+        body.push_str(raw);
+        body.push('}');
     }
     body
 }

@@ -139,3 +139,117 @@ proptest! {
         prop_assert_eq!(visible_text(&text, BodyFormat::Text), text);
     }
 }
+
+// ------------------------------------------------------------ HTML conversion
+
+#[test]
+fn entities_are_decoded() {
+    let t = html_to_text("<p>Fish &amp; chips &lt;3 &eacute;t&eacute; &#233;&#x41; caf&eacute</p>");
+    assert_eq!(t, "Fish & chips <3 été éA café");
+    // A no-break space stays one (it is whitespace to the classifier).
+    assert_eq!(html_to_text("a&nbsp;b"), "a\u{a0}b");
+}
+
+#[test]
+fn whitespace_collapses_and_blocks_make_lines() {
+    assert_eq!(
+        html_to_text("<div>a\n   b\t c</div><div>d</div>"),
+        "a b c\nd"
+    );
+    assert_eq!(html_to_text("<p>x</p><p>y</p>"), "x\n\ny");
+    assert_eq!(html_to_text("one<br>two<br><br>three"), "one\ntwo\n\nthree");
+    assert_eq!(
+        html_to_text("<div>Hi</div><div><br></div><div>Bye</div>"),
+        "Hi\n\nBye"
+    );
+    assert_eq!(html_to_text("a<b>b</b> <i>c</i>d"), "ab cd");
+    assert_eq!(
+        html_to_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>"),
+        "a b\nc"
+    );
+    assert_eq!(html_to_text("<pre>  x\n    y</pre>"), "  x\n    y");
+}
+
+#[test]
+fn invisible_content_is_dropped() {
+    let t = html_to_text(
+        "<noscript>ns</noscript><template><p>tpl</p></template><iframe>frame</iframe>\
+         <svg><title>icon</title></svg><p>shown &amp; kept</p>",
+    );
+    assert_eq!(t, "shown & kept");
+}
+
+#[test]
+fn quote_markers_are_only_read_in_start_tags() {
+    // In raw text, comments, other attributes and end tags they mean nothing.
+    let html = r#"<script>var q = '<div class="gmail_quote">';</script><!-- <div id="divRplyFwdMsg"> -->
+        <p title="gmail_quote">kept</p></div class="gmail_quote"><p>after</p>"#;
+    let t = visible_text(html, BodyFormat::Html);
+    assert_eq!(t, "kept\n\nafter");
+}
+
+#[test]
+fn every_history_container_cuts_case_insensitively() {
+    for start in [
+        r#"<div class="gmail_quote_container">"#,
+        r#"<div class="x YAHOO_QUOTED y">"#,
+        r#"<div class=OutlookMessageHeader>"#,
+        r#"<div id="x_divRplyFwdMsg">"#,
+        r#"<div id='APPENDONSEND'>"#,
+        r#"<hr id=stopSpelling>"#,
+    ] {
+        let html = format!("<div>new text</div>{start}<p>old text</p></div><p>later</p>");
+        assert_eq!(visible_text(&html, BodyFormat::Html), "new text", "{start}");
+        // Converted in full when not cutting.
+        assert!(html_to_text(&html).contains("old text"), "{start}");
+    }
+    // An `id="stopSpelling"` only counts on a rule.
+    let html = r#"<div id="stopSpelling">kept</div>"#;
+    assert_eq!(visible_text(html, BodyFormat::Html), "kept");
+}
+
+#[test]
+fn blockquote_drops_the_attribution_line_above_it() {
+    let html = "<p>Sure, done.</p><p>Bob &lt;bob@example.com&gt;:</p>\
+                <blockquote><p>Can you <b>refund</b> me?</p></blockquote><p>Anything else?</p>";
+    assert_eq!(
+        visible_text(html, BodyFormat::Html),
+        "Sure, done.\n\nAnything else?"
+    );
+    let converted = html_to_text(html);
+    assert!(converted.contains("> Can you refund me?"), "{converted}");
+}
+
+#[test]
+fn pathological_html_stays_linear() {
+    // Each about 1 MiB; debug builds, a loaded machine: a loose bound.
+    let n = 1 << 20;
+    for (name, html) in [
+        (
+            "open attribute",
+            format!("<p>x</p><a href='{}", "a".repeat(n)),
+        ),
+        (
+            "open comment",
+            format!("<p>x</p><!--{}", "<div>".repeat(n / 5)),
+        ),
+        (
+            "ampersands",
+            format!("<p>x</p>{}", "&amp&#x;&#99999999;&".repeat(n / 20)),
+        ),
+        ("tag soup", "<p>x</p><b><i><u>".repeat(n / 16)),
+        ("unclosed quotes", "<blockquote><p>y".repeat(n / 16)),
+        ("attributes", format!("<p {}>x</p>", "a=b ".repeat(n / 4))),
+        ("breaks", "<br>".repeat(n / 4)),
+    ] {
+        let start = std::time::Instant::now();
+        let text = visible_text(&html, BodyFormat::Html);
+        let _ = html_to_text(&html);
+        assert!(text.len() <= html.len(), "{name}");
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "{name}: {:?}",
+            start.elapsed()
+        );
+    }
+}

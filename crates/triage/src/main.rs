@@ -153,11 +153,11 @@ fn init_tracing(json: bool) {
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is fine; a broken one is reported.
-    if let Err(e) = dotenvy::dotenv() {
-        if !e.not_found() {
-            eprintln!("error: .env: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: .env: {e}");
+        return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
     init_tracing(cli.json);

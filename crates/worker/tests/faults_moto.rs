@@ -45,9 +45,9 @@ impl<S> Throttling<S> {
     /// (written, but the caller sees an error, as on a lost response).
     fn fault(&self) -> Option<bool> {
         let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % self.every == 0 {
+        if n.is_multiple_of(self.every) {
             self.injected.fetch_add(1, Ordering::Relaxed);
-            Some(n % (2 * self.every) == 0)
+            Some(n.is_multiple_of(2 * self.every))
         } else {
             None
         }
