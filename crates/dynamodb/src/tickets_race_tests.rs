@@ -3,9 +3,6 @@
 //! (another worker committed in between). These need moto (AWS_ENDPOINT_URL)
 //! and fail without it.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use triage_testkit::contract::sample_ticket;
 use triage_testkit::{moto_config, unique_name};
 
@@ -14,28 +11,7 @@ use super::*;
 async fn store() -> DynamoTickets {
     let sdk = moto_config().await;
     let client = Client::new(&sdk);
-    let table = unique_name("race");
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let table = triage_testkit::create_dynamo_table(&client, "race").await;
     DynamoTickets::from_client(client, table)
 }
 

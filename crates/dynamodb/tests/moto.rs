@@ -6,10 +6,7 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use triage_core::ports::{
     ClaimOutcome, DedupeKey, IdempotencyStore, StoreError, TicketFilter, TicketStore,
 };
@@ -19,42 +16,7 @@ use triage_testkit::{moto_config, unique_name};
 
 /// A fresh table with hash key `pk` (S), on demand, TTL on `expires_at`.
 async fn create_table(client: &Client, prefix: &str) -> String {
-    let name = unique_name(prefix);
-    client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    client
-        .update_time_to_live()
-        .table_name(&name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("expires_at")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    name
+    triage_testkit::create_dynamo_table(client, prefix).await
 }
 
 struct Env {

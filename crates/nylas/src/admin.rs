@@ -23,19 +23,19 @@
 //! [`WebhookSecret`], whose `Debug` is redacted; nothing here logs them.
 
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{
-    AttemptError, ERROR_BODY_CAP, ErrorInfo, NylasClient, ReadError, Retryable, check_segment,
-    classify_transport, encode_component, give_up, parse_json, read_capped,
+    Answer, AttemptError, NylasClient, Retryable, check_segment, classify_transport,
+    encode_component, give_up, parse_json, read_answer, status_error,
 };
 use crate::config::NylasConfig;
 use crate::error::{GiveUpReason, NylasError};
-use crate::retry::{backoff, parse_retry_after};
+use crate::retry::backoff;
 
 /// Budget of one admin call, every attempt and wait included.
 pub const DEFAULT_ADMIN_BUDGET: Duration = Duration::from_secs(60);
@@ -556,34 +556,13 @@ impl WebhookAdmin {
             None => {}
         }
         let mut response = request.send().await.map_err(classify_transport)?;
-        let status = response.status();
-        if status.is_success() {
-            let cap = self.client.config().max_body_bytes;
-            return match read_capped(&mut response, cap).await {
-                Ok(body) => Ok(body),
-                Err(ReadError::TooLarge) => {
-                    Err(AttemptError::Fatal(NylasError::BodyTooLarge { limit: cap }))
-                }
-                Err(ReadError::Transport(e)) => Err(classify_transport(e)),
-            };
-        }
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let info = match read_capped(&mut response, ERROR_BODY_CAP).await {
-            Ok(body) => ErrorInfo::parse(&body),
-            Err(_) => ErrorInfo::default(),
-        };
-        let code = status.as_u16();
-        match code {
-            408 | 429 | 500..=599 => Err(AttemptError::Retry(Retryable::Status {
-                status: code,
+        match read_answer(&mut response, self.client.config().max_body_bytes).await? {
+            Answer::Body(body) => Ok(body),
+            Answer::Failed {
+                status,
                 retry_after,
-                request_id: info.request_id,
-            })),
-            _ => Err(AttemptError::Fatal(info.rejected(code))),
+                info,
+            } => Err(status_error(status, retry_after, info)),
         }
     }
 }

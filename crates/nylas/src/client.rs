@@ -445,39 +445,79 @@ impl NylasClient {
             .send()
             .await
             .map_err(classify_transport)?;
-        let status = response.status();
-        if status.is_success() {
-            let cap = self.shared.config.max_body_bytes;
-            return match read_capped(&mut response, cap).await {
-                Ok(body) => Ok(Success::Body(body)),
-                Err(ReadError::TooLarge) => {
-                    Err(AttemptError::Fatal(NylasError::BodyTooLarge { limit: cap }))
-                }
-                Err(ReadError::Transport(e)) => Err(classify_transport(e)),
-            };
-        }
-
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        // Reading the (small) error body lets the connection be reused and
-        // yields request_id / error.type; failing to read it changes nothing.
-        let info = match read_capped(&mut response, ERROR_BODY_CAP).await {
-            Ok(body) => ErrorInfo::parse(&body),
-            Err(_) => ErrorInfo::default(),
-        };
-        let code = status.as_u16();
-        match code {
-            404 => Ok(Success::NotFound(info)),
-            408 | 429 | 500..=599 => Err(AttemptError::Retry(Retryable::Status {
-                status: code,
+        match read_answer(&mut response, self.shared.config.max_body_bytes).await? {
+            Answer::Body(body) => Ok(Success::Body(body)),
+            Answer::Failed {
+                status: 404, info, ..
+            } => Ok(Success::NotFound(info)),
+            Answer::Failed {
+                status,
                 retry_after,
-                request_id: info.request_id,
-            })),
-            _ => Err(AttemptError::Fatal(info.rejected(code))),
+                info,
+            } => Err(status_error(status, retry_after, info)),
         }
+    }
+}
+
+/// What one HTTP answer carried.
+pub(crate) enum Answer {
+    /// A 2xx body, read within the cap.
+    Body(Vec<u8>),
+    /// Any other status, with its `Retry-After` and error details.
+    Failed {
+        status: u16,
+        retry_after: Option<Duration>,
+        info: ErrorInfo,
+    },
+}
+
+/// Read an answer: the body of a success (at most `cap` bytes, enforced
+/// while reading), or the failure's status, `Retry-After` and error details.
+pub(crate) async fn read_answer(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Answer, AttemptError> {
+    let status = response.status();
+    if status.is_success() {
+        return match read_capped(response, cap).await {
+            Ok(body) => Ok(Answer::Body(body)),
+            Err(ReadError::TooLarge) => {
+                Err(AttemptError::Fatal(NylasError::BodyTooLarge { limit: cap }))
+            }
+            Err(ReadError::Transport(e)) => Err(classify_transport(e)),
+        };
+    }
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    // Reading the (small) error body lets the connection be reused and
+    // yields request_id / error.type; failing to read it changes nothing.
+    let info = match read_capped(response, ERROR_BODY_CAP).await {
+        Ok(body) => ErrorInfo::parse(&body),
+        Err(_) => ErrorInfo::default(),
+    };
+    Ok(Answer::Failed {
+        status: status.as_u16(),
+        retry_after,
+        info,
+    })
+}
+
+/// 408, 429 and 5xx are retried; other statuses are final.
+pub(crate) fn status_error(
+    status: u16,
+    retry_after: Option<Duration>,
+    info: ErrorInfo,
+) -> AttemptError {
+    match status {
+        408 | 429 | 500..=599 => AttemptError::Retry(Retryable::Status {
+            status,
+            retry_after,
+            request_id: info.request_id,
+        }),
+        _ => AttemptError::Fatal(info.rejected(status)),
     }
 }
 

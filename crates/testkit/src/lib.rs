@@ -32,19 +32,7 @@ pub fn moto_endpoint() -> String {
 
 /// AWS config pointed at moto, with fixed test credentials and region.
 pub async fn moto_config() -> aws_config::SdkConfig {
-    let endpoint = moto_endpoint();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "triage-testkit",
-        ))
-        .load()
-        .await
+    config_for(&moto_endpoint()).await
 }
 
 /// A name no other test in this run uses (queues, tables, secrets).
@@ -92,4 +80,47 @@ pub async fn config_for(endpoint: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
+}
+
+/// A fresh DynamoDB table as the stack creates them: hash key `pk` (S), on
+/// demand, TTL on `expires_at`. Returns its (unique) name.
+pub async fn create_dynamo_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    let name = unique_name(prefix);
+    let key = |b: Result<KeySchemaElement, _>| b.expect("valid key schema");
+    client
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("valid attribute definition"),
+        )
+        .key_schema(key(KeySchemaElement::builder()
+            .attribute_name("pk")
+            .key_type(KeyType::Hash)
+            .build()))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+    client
+        .update_time_to_live()
+        .table_name(&name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .expect("valid TTL specification"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("enable TTL on {name}: {e:?}"));
+    name
 }

@@ -3,36 +3,11 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use common::{free_port, notification, post, start_with, wait_for};
 use triage_testkit::{moto_config, moto_endpoint, unique_name};
 
 async fn table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> String {
-    let name = unique_name(prefix);
-    client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    name
+    triage_testkit::create_dynamo_table(client, prefix).await
 }
 
 #[tokio::test]

@@ -6,9 +6,6 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use serde_json::json;
 use triage_core::classify::Rules;
 use triage_core::filters::SkipReason;
@@ -23,29 +20,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 type TestWorker = Worker<DynamoIdempotency, DynamoTickets, CachedFolders<NylasClient>>;
 
 async fn create_table(client: &Client, prefix: &str) -> String {
-    let name = unique_name(prefix);
-    client
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    name
+    triage_testkit::create_dynamo_table(client, prefix).await
 }
 
 async fn worker(nylas: Option<&MockServer>, settings: WorkerSettings) -> TestWorker {
