@@ -2,6 +2,8 @@
 //! whose body, subject and headers are arbitrary.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use triage_core::classify::Rules;
 use triage_core::filters::{FilterContext, skip_reason};
@@ -26,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let support = ["support@example.com".to_string()];
     let _ = skip_reason(&msg, &FilterContext { support_addresses: &support, ..Default::default() });
-    let rules = Rules::default_rules();
+    // Built once, as the worker does at init.
+    static RULES: OnceLock<Rules> = OnceLock::new();
+    let rules = RULES.get_or_init(Rules::default_rules);
     for format in [BodyFormat::Html, BodyFormat::Markdown, BodyFormat::Text] {
         let visible = visible_text(&body, format);
         let c = rules.classify(&msg, &visible);
