@@ -30,12 +30,11 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{
-    Answer, AttemptError, NylasClient, Retryable, check_segment, classify_transport,
-    encode_component, give_up, parse_json, read_answer, status_error,
+    Answer, AttemptError, Ctx, Ended, NylasClient, Retryable, check_segment, classify_transport,
+    encode_component, parse_json, read_answer, status_error, with_retries,
 };
 use crate::config::NylasConfig;
-use crate::error::{GiveUpReason, NylasError};
-use crate::retry::backoff;
+use crate::error::NylasError;
 
 /// Budget of one admin call, every attempt and wait included.
 pub const DEFAULT_ADMIN_BUDGET: Duration = Duration::from_secs(60);
@@ -448,90 +447,29 @@ impl WebhookAdmin {
     /// Attempts a call until success, a permanent failure, the attempt
     /// limit or the budget; `replay` decides what an ambiguous failure means.
     async fn call(&self, call: Call<'_>) -> Result<Vec<u8>, AdminError> {
-        let config = self.client.config();
         let deadline = Instant::now() + self.budget;
-        let max_attempts = config.max_attempts.max(1);
-        let mut attempt: u32 = 0;
-        let mut last: Option<Retryable> = None;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(give_up(attempt, GiveUpReason::Deadline, last.as_ref()).into());
-            }
-            attempt += 1;
-            let timeout = config.request_timeout.min(remaining);
-            let failure = match self.attempt(&call, timeout).await {
-                Ok(body) => return Ok(body),
-                Err(AttemptError::Fatal(e)) => {
-                    tracing::warn!(
-                        op = call.op,
-                        webhook_id = call.item,
-                        attempt,
-                        error = %e,
-                        "Nylas admin request failed permanently"
-                    );
-                    return Err(e.into());
-                }
-                Err(AttemptError::Retry(r)) => r,
-            };
-            let status = failure.status().unwrap_or(0);
-            if !call.replay.allows(&failure) {
-                tracing::warn!(
-                    op = call.op,
-                    attempt,
-                    status,
-                    failure = %failure,
-                    "Nylas admin request failed; not repeated (it may have been processed)"
-                );
-                return Err(AdminError::CreateUnconfirmed {
-                    attempts: attempt,
-                    last: failure.to_string(),
-                });
-            }
-            if attempt >= max_attempts {
-                tracing::warn!(
-                    op = call.op,
-                    webhook_id = call.item,
-                    attempt,
-                    status,
-                    failure = %failure,
-                    "Nylas admin request failed: attempts exhausted"
-                );
-                return Err(
-                    give_up(attempt, GiveUpReason::AttemptsExhausted, Some(&failure)).into(),
-                );
-            }
-            let honoured = failure.retry_after();
-            let wait = honoured
-                .unwrap_or_else(|| backoff(attempt, config.base_backoff, config.max_backoff));
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            let resumes_in_time = Instant::now()
-                .checked_add(wait)
-                .is_some_and(|resume| resume < deadline);
-            if !resumes_in_time {
-                tracing::warn!(
-                    op = call.op,
-                    webhook_id = call.item,
-                    attempt,
-                    status,
-                    wait_ms,
-                    failure = %failure,
-                    "Nylas admin request failed: next wait would pass the budget"
-                );
-                return Err(give_up(attempt, GiveUpReason::Deadline, Some(&failure)).into());
-            }
-            tracing::warn!(
-                op = call.op,
-                webhook_id = call.item,
-                attempt,
-                status,
-                wait_ms,
-                retry_after = honoured.is_some(),
-                failure = %failure,
-                "Nylas admin request failed, retrying"
-            );
-            tokio::time::sleep(wait).await;
-            last = Some(failure);
+        let ctx = Ctx {
+            op: call.op,
+            grant_id: "",
+            item: call.item,
+        };
+        let replay = call.replay;
+        let call = &call;
+        match with_retries(
+            self.client.config(),
+            deadline,
+            &ctx,
+            |failure| replay.allows(failure),
+            |timeout| self.attempt(call, timeout),
+        )
+        .await
+        {
+            Ok(body) => Ok(body),
+            Err(Ended::Failed(e)) => Err(e.into()),
+            Err(Ended::NotRepeated { attempts, last }) => Err(AdminError::CreateUnconfirmed {
+                attempts,
+                last: last.to_string(),
+            }),
         }
     }
 

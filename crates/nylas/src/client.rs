@@ -54,11 +54,12 @@ impl fmt::Debug for NylasClient {
 }
 
 /// Names a request in logs: operation, grant, and message or page.
-struct Ctx<'a> {
-    op: &'static str,
-    grant_id: &'a str,
-    /// Message id, or the folder page number.
-    item: &'a str,
+pub(crate) struct Ctx<'a> {
+    pub(crate) op: &'static str,
+    /// Grant id, or empty (webhook administration).
+    pub(crate) grant_id: &'a str,
+    /// Message id, folder page number or webhook id.
+    pub(crate) item: &'a str,
 }
 
 /// What a successful round of attempts produced.
@@ -350,89 +351,23 @@ impl NylasClient {
         ctx: &Ctx<'_>,
         deadline: Instant,
     ) -> Result<Success, NylasError> {
-        let config = &self.shared.config;
-        let max_attempts = config.max_attempts.max(1);
-        let mut attempt: u32 = 0;
-        let mut last: Option<Retryable> = None;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                tracing::warn!(
-                    op = ctx.op,
-                    grant_id = ctx.grant_id,
-                    item = ctx.item,
-                    attempt,
-                    "Nylas request not attempted: deadline reached"
-                );
-                return Err(give_up(attempt, GiveUpReason::Deadline, last.as_ref()));
-            }
-            attempt += 1;
-            let timeout = config.request_timeout.min(remaining);
-            let failure = match self.attempt(url, timeout).await {
-                Ok(success) => return Ok(success),
-                Err(AttemptError::Fatal(e)) => {
-                    tracing::warn!(
-                        op = ctx.op,
-                        grant_id = ctx.grant_id,
-                        item = ctx.item,
-                        attempt,
-                        error = %e,
-                        "Nylas request failed permanently"
-                    );
-                    return Err(e);
-                }
-                Err(AttemptError::Retry(r)) => r,
-            };
-            let status = failure.status().unwrap_or(0);
-            if attempt >= max_attempts {
-                tracing::warn!(
-                    op = ctx.op,
-                    grant_id = ctx.grant_id,
-                    item = ctx.item,
-                    attempt,
-                    status,
-                    failure = %failure,
-                    "Nylas request failed: attempts exhausted"
-                );
-                return Err(give_up(
-                    attempt,
-                    GiveUpReason::AttemptsExhausted,
-                    Some(&failure),
-                ));
-            }
-            let honoured = failure.retry_after();
-            let wait = honoured
-                .unwrap_or_else(|| backoff(attempt, config.base_backoff, config.max_backoff));
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            let resumes_in_time = Instant::now()
-                .checked_add(wait)
-                .is_some_and(|resume| resume < deadline);
-            if !resumes_in_time {
-                tracing::warn!(
-                    op = ctx.op,
-                    grant_id = ctx.grant_id,
-                    item = ctx.item,
-                    attempt,
-                    status,
-                    wait_ms,
-                    failure = %failure,
-                    "Nylas request failed: next wait would pass the deadline"
-                );
-                return Err(give_up(attempt, GiveUpReason::Deadline, Some(&failure)));
-            }
-            tracing::warn!(
-                op = ctx.op,
-                grant_id = ctx.grant_id,
-                item = ctx.item,
-                attempt,
-                status,
-                wait_ms,
-                retry_after = honoured.is_some(),
-                failure = %failure,
-                "Nylas request failed, retrying"
-            );
-            tokio::time::sleep(wait).await;
-            last = Some(failure);
+        // A GET may always be repeated, so the retry never stops early.
+        match with_retries(
+            &self.shared.config,
+            deadline,
+            ctx,
+            |_| true,
+            |timeout| self.attempt(url, timeout),
+        )
+        .await
+        {
+            Ok(success) => Ok(success),
+            Err(Ended::Failed(e)) => Err(e),
+            Err(Ended::NotRepeated { attempts, last }) => Err(give_up(
+                attempts,
+                GiveUpReason::AttemptsExhausted,
+                Some(&last),
+            )),
         }
     }
 
@@ -456,6 +391,136 @@ impl NylasClient {
                 info,
             } => Err(status_error(status, retry_after, info)),
         }
+    }
+}
+
+/// How a retried call ended without success.
+pub(crate) enum Ended {
+    /// A permanent failure, or retries given up (attempts or deadline).
+    Failed(NylasError),
+    /// A retryable failure that `may_repeat` refused to repeat.
+    NotRepeated { attempts: u32, last: Retryable },
+}
+
+/// The retry loop shared by every Nylas call: attempt with a timeout that
+/// never passes the deadline; on a retryable failure wait `Retry-After` or a
+/// jittered backoff, unless the attempts are used up, the wait would pass
+/// the deadline, or `may_repeat` says the request must not be sent again.
+pub(crate) async fn with_retries<T, F, Fut>(
+    config: &NylasConfig,
+    deadline: Instant,
+    ctx: &Ctx<'_>,
+    may_repeat: impl Fn(&Retryable) -> bool,
+    mut attempt_once: F,
+) -> Result<T, Ended>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AttemptError>>,
+{
+    let max_attempts = config.max_attempts.max(1);
+    let mut attempt: u32 = 0;
+    let mut last: Option<Retryable> = None;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            tracing::warn!(
+                op = ctx.op,
+                grant_id = ctx.grant_id,
+                item = ctx.item,
+                attempt,
+                "Nylas request not attempted: deadline reached"
+            );
+            return Err(Ended::Failed(give_up(
+                attempt,
+                GiveUpReason::Deadline,
+                last.as_ref(),
+            )));
+        }
+        attempt += 1;
+        let failure = match attempt_once(config.request_timeout.min(remaining)).await {
+            Ok(value) => return Ok(value),
+            Err(AttemptError::Fatal(e)) => {
+                tracing::warn!(
+                    op = ctx.op,
+                    grant_id = ctx.grant_id,
+                    item = ctx.item,
+                    attempt,
+                    error = %e,
+                    "Nylas request failed permanently"
+                );
+                return Err(Ended::Failed(e));
+            }
+            Err(AttemptError::Retry(r)) => r,
+        };
+        let status = failure.status().unwrap_or(0);
+        if !may_repeat(&failure) {
+            tracing::warn!(
+                op = ctx.op,
+                grant_id = ctx.grant_id,
+                item = ctx.item,
+                attempt,
+                status,
+                failure = %failure,
+                "Nylas request failed; not repeated (it may have been processed)"
+            );
+            return Err(Ended::NotRepeated {
+                attempts: attempt,
+                last: failure,
+            });
+        }
+        if attempt >= max_attempts {
+            tracing::warn!(
+                op = ctx.op,
+                grant_id = ctx.grant_id,
+                item = ctx.item,
+                attempt,
+                status,
+                failure = %failure,
+                "Nylas request failed: attempts exhausted"
+            );
+            return Err(Ended::Failed(give_up(
+                attempt,
+                GiveUpReason::AttemptsExhausted,
+                Some(&failure),
+            )));
+        }
+        let honoured = failure.retry_after();
+        let wait =
+            honoured.unwrap_or_else(|| backoff(attempt, config.base_backoff, config.max_backoff));
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let resumes_in_time = Instant::now()
+            .checked_add(wait)
+            .is_some_and(|resume| resume < deadline);
+        if !resumes_in_time {
+            tracing::warn!(
+                op = ctx.op,
+                grant_id = ctx.grant_id,
+                item = ctx.item,
+                attempt,
+                status,
+                wait_ms,
+                failure = %failure,
+                "Nylas request failed: next wait would pass the deadline"
+            );
+            return Err(Ended::Failed(give_up(
+                attempt,
+                GiveUpReason::Deadline,
+                Some(&failure),
+            )));
+        }
+        tracing::warn!(
+            op = ctx.op,
+            grant_id = ctx.grant_id,
+            item = ctx.item,
+            attempt,
+            status,
+            wait_ms,
+            retry_after = honoured.is_some(),
+            failure = %failure,
+            "Nylas request failed, retrying"
+        );
+        tokio::time::sleep(wait).await;
+        last = Some(failure);
     }
 }
 
