@@ -218,19 +218,15 @@ struct DeltaData<'a> {
 impl Envelope {
     /// Decode and check the version.
     pub fn decode(body: &str) -> Result<Envelope, EnvelopeError> {
-        #[derive(Deserialize)]
-        struct Version {
-            envelope_version: Option<u32>,
+        // One parse on the hot path; only a failure pays for the version
+        // probe, which names the problem better (another version's fields
+        // need not parse as v1).
+        let env: Envelope = serde_json::from_str(body).map_err(|e| {
+            version_problem(body).unwrap_or_else(|| EnvelopeError::Malformed(e.to_string()))
+        })?;
+        if env.envelope_version != ENVELOPE_VERSION {
+            return Err(EnvelopeError::UnsupportedVersion(env.envelope_version));
         }
-        let v: Version =
-            serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        match v.envelope_version {
-            Some(ENVELOPE_VERSION) => {}
-            Some(other) => return Err(EnvelopeError::UnsupportedVersion(other)),
-            None => return Err(EnvelopeError::Missing("envelope_version")),
-        }
-        let env: Envelope =
-            serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         if env.notification_id.is_empty() {
             return Err(EnvelopeError::Missing("notification_id"));
         }
@@ -257,26 +253,46 @@ impl Envelope {
     /// The message object carried in the notification, if any (`None` for a
     /// reference envelope or a notification without an object).
     pub fn message(&self) -> Result<Option<Message>, EnvelopeError> {
-        let Some(raw) = &self.notification else {
-            return Ok(None);
-        };
-        let object: Option<&RawValue> = if self.shape == Shape::Deltas.as_str() {
-            serde_json::from_str::<DeltaData<'_>>(raw.get())
-                .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
-                .data
-        } else {
-            serde_json::from_str::<V3<'_>>(raw.get())
-                .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
-                .data
-                .and_then(|d| d.object)
-        };
-        object
-            .map(|o| {
-                serde_json::from_str::<Message>(o.get())
-                    .map_err(|e| EnvelopeError::Malformed(format!("message object: {e}")))
-            })
-            .transpose()
+        match &self.notification {
+            Some(raw) => message_in(raw.get(), &self.shape),
+            None => Ok(None),
+        }
     }
+}
+
+/// What is wrong with the version of an envelope that did not parse, if
+/// that is what is wrong.
+fn version_problem(body: &str) -> Option<EnvelopeError> {
+    #[derive(Deserialize)]
+    struct Version {
+        envelope_version: Option<u32>,
+    }
+    match serde_json::from_str::<Version>(body).ok()?.envelope_version {
+        None => Some(EnvelopeError::Missing("envelope_version")),
+        Some(v) if v != ENVELOPE_VERSION => Some(EnvelopeError::UnsupportedVersion(v)),
+        Some(_) => None,
+    }
+}
+
+/// The message object inside one notification (a whole v3 body, or one
+/// `deltas[]` entry for shape `deltas`), if it carries one.
+pub fn message_in(notification: &str, shape: &str) -> Result<Option<Message>, EnvelopeError> {
+    let object: Option<&RawValue> = if shape == Shape::Deltas.as_str() {
+        serde_json::from_str::<DeltaData<'_>>(notification)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
+            .data
+    } else {
+        serde_json::from_str::<V3<'_>>(notification)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
+            .data
+            .and_then(|d| d.object)
+    };
+    object
+        .map(|o| {
+            serde_json::from_str::<Message>(o.get())
+                .map_err(|e| EnvelopeError::Malformed(format!("message object: {e}")))
+        })
+        .transpose()
 }
 
 #[cfg(test)]

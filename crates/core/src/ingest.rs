@@ -183,11 +183,23 @@ pub fn prepare(
         });
     }
 
+    enqueue(policy, &items, received_at_ms)
+}
+
+/// Queue messages for parsed notification items: the enabled types become
+/// envelopes (references when over the queue's size limit); others are
+/// recorded as ignored. Used after a verified delivery, and by local replay
+/// of files that carry no signature.
+pub fn enqueue(
+    policy: &IngestPolicy,
+    items: &[crate::notification::NotificationItem<'_>],
+    received_at_ms: i64,
+) -> Result<Prepared, IngestError> {
     let mut prepared = Prepared {
         messages: Vec::with_capacity(items.len()),
         items: Vec::with_capacity(items.len()),
     };
-    for item in &items {
+    for item in items {
         let wanted = policy.enqueue_types.contains(&item.event_type.base);
         let decision = if !wanted {
             ItemDecision::IgnoredType

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use triage_core::eml::message_from_eml;
-use triage_core::envelope::Envelope;
+use triage_core::envelope::{Envelope, message_in};
 use triage_core::message::{BodyFormat, Message};
 use triage_core::notification::parse_notification;
 
@@ -163,10 +163,13 @@ fn notification_messages(
     let items = parse_notification(&bytes).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for item in &items {
-        let q = triage_core::envelope::build(item, "nylas", 0, "x".into(), usize::MAX);
-        let env = Envelope::decode(&q.body).map_err(|e| e.to_string())?;
-        if let Some(m) = env.message().map_err(|e| e.to_string())? {
-            out.push((m, env.body_format(), env.source.clone()));
+        let format = if item.event_type.cleaned {
+            BodyFormat::Markdown
+        } else {
+            BodyFormat::Html
+        };
+        if let Some(m) = message_in(item.raw, item.shape.as_str()).map_err(|e| e.to_string())? {
+            out.push((m, format, item.source.map(str::to_string)));
         }
     }
     if out.is_empty() {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
-use triage_core::envelope::{QueuedMessage, build};
-use triage_core::ingest::IngestPolicy;
+use triage_core::envelope::QueuedMessage;
+use triage_core::ingest::{IngestPolicy, enqueue};
 use triage_core::notification::parse_notification;
 use triage_core::ports::NotificationQueue;
 use triage_ingest::IngestState;
@@ -111,23 +111,10 @@ async fn queue_notification(
     queue: &AnyQueue,
 ) -> Result<u64, String> {
     let items = parse_notification(bytes).map_err(|e| e.to_string())?;
-    let msgs: Vec<QueuedMessage> = items
-        .iter()
-        .filter(|i| policy.enqueue_types.contains(&i.event_type.base))
-        .enumerate()
-        .map(|(n, i)| {
-            build(
-                i,
-                "nylas",
-                now_ms(),
-                format!("r{n}"),
-                policy.max_queue_message_bytes,
-            )
-        })
-        .collect();
-    let n = msgs.len() as u64;
+    let prepared = enqueue(policy, &items, now_ms()).map_err(|e| e.to_string())?;
+    let n = prepared.messages.len() as u64;
     queue
-        .send_all(&msgs)
+        .send_all(&prepared.messages)
         .await
         .map(|_| n)
         .map_err(|e| e.to_string())
