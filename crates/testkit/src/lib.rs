@@ -4,6 +4,7 @@
 //! they never skip silently.
 
 pub mod contract;
+pub mod proxy;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
