@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod message;
 pub mod notification;
 pub mod ports;
+pub mod remember;
 pub mod signature;
 pub mod text;
 pub mod ticket;

@@ -135,6 +135,11 @@ pub async fn run(
             refuse_urls_for_local(&[("--dlq-url", &dlq_url), ("--queue-url", &queue_url)])?;
             redrive_local(&local_queue(db)?, dry_run, max, json).await
         }
+        (_, QueueKind::Memory) => Err(
+            "--queue memory lives inside one `triage serve` process and keeps no dead letters \
+             (it drops and logs them); use --queue local or --queue sqs"
+                .into(),
+        ),
     }
 }
 

@@ -7,6 +7,7 @@ mod app;
 mod classify;
 mod dlq;
 mod input;
+mod memqueue;
 mod output;
 mod replay;
 mod runtime;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use triage_core::remember::{self, RememberCompleted};
 use triage_ingest::IngestState;
 use triage_worker::Worker;
 
@@ -253,6 +255,11 @@ async fn build(
     let needs_db = store == StoreKind::Sqlite || queue == QueueKind::Local;
     let db = runtime::open_db(db_path, needs_db)?;
     let (idempotency, tickets) = runtime::stores(store, db.as_ref()).await?;
+    if queue == QueueKind::Memory {
+        eprintln!(
+            "triage: --queue memory: notifications are queued in this process only; a 200 is not durable (load tests and demos)"
+        );
+    }
     let queue = runtime::queue(queue, db.as_ref()).await?;
     let (secrets, test_secret) = app::secrets()?;
     if test_secret {
@@ -267,12 +274,17 @@ async fn build(
             "triage: NYLAS_API_KEY is not set: fetching is off, messages are classified from the notification alone"
         );
     }
+    let settings = app::settings()?;
     let worker = Arc::new(Worker {
-        idempotency,
+        idempotency: RememberCompleted::new(
+            idempotency,
+            settings.remember_completed,
+            remember::MAX_AGE_S,
+        ),
         tickets: tickets.clone(),
         source,
         rules,
-        settings: app::settings()?,
+        settings,
     });
     let ingest = IngestState {
         policy: app::ingest_policy()?,

@@ -13,6 +13,7 @@ use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, NotificationQueue, QueueError,
     StoreError, TicketFilter, TicketStore,
 };
+use triage_core::remember::RememberCompleted;
 use triage_core::ticket::{Ticket, TicketWrite};
 use triage_dynamodb::{DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient};
@@ -20,6 +21,7 @@ use triage_sqlite::{SqliteDb, SqliteQueue, SqliteStore};
 use triage_sqs::SqsQueue;
 use triage_worker::{Failure, Worker};
 
+use crate::memqueue::MemoryQueue;
 use crate::output::{Event, Printer};
 
 /// After this many receives a permanently failing message goes to the DLQ
@@ -84,7 +86,8 @@ impl TicketStore for AnyTickets {
     }
 }
 
-/// Queue chosen at run time: the embedded durable queue, or SQS.
+/// Queue chosen at run time: the embedded durable queue, SQS, or the
+/// in-process (not durable) queue for load tests.
 #[derive(Clone)]
 pub enum AnyQueue {
     Local {
@@ -92,6 +95,7 @@ pub enum AnyQueue {
         wake: Arc<Notify>,
     },
     Sqs(SqsQueue),
+    Memory(MemoryQueue),
 }
 
 impl NotificationQueue for AnyQueue {
@@ -103,11 +107,13 @@ impl NotificationQueue for AnyQueue {
                 Ok(())
             }
             AnyQueue::Sqs(q) => q.send_all(messages).await,
+            AnyQueue::Memory(q) => q.send_all(messages).await,
         }
     }
 }
 
-pub type LocalWorker = Worker<AnyIdempotency, AnyTickets, CachedFolders<NylasClient>>;
+pub type LocalWorker =
+    Worker<RememberCompleted<AnyIdempotency>, AnyTickets, CachedFolders<NylasClient>>;
 
 /// Store and queue selection (CLI flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -118,8 +124,12 @@ pub enum StoreKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum QueueKind {
+    /// The embedded durable queue (SQLite file).
     Local,
+    /// Amazon SQS (QUEUE_URL), or moto.
     Sqs,
+    /// In this process only, not durable: for load tests and demos.
+    Memory,
 }
 
 /// Open the stores.
@@ -165,6 +175,9 @@ pub async fn queue(kind: QueueKind, db: Option<&SqliteDb>) -> Result<AnyQueue, S
                 Duration::from_secs(3),
             )))
         }
+        QueueKind::Memory => Ok(AnyQueue::Memory(MemoryQueue::new(
+            crate::memqueue::DEFAULT_CAPACITY_BYTES,
+        ))),
     }
 }
 
@@ -198,6 +211,7 @@ struct Delivery {
 enum Handle {
     Local(i64),
     Sqs(String),
+    Memory,
 }
 
 impl AnyQueue {
@@ -245,6 +259,15 @@ impl AnyQueue {
                     })
                     .collect())
             }
+            AnyQueue::Memory(q) => Ok(q
+                .receive(max)
+                .into_iter()
+                .map(|d| Delivery {
+                    handle: Handle::Memory,
+                    body: d.body,
+                    receive_count: d.receive_count,
+                })
+                .collect()),
         }
     }
 
@@ -262,6 +285,10 @@ impl AnyQueue {
                 .await
                 .map(|_| ())
                 .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
+            (AnyQueue::Memory(q), Handle::Memory) => {
+                q.ack(d.body.len());
+                Ok(())
+            }
             _ => Err(MISMATCH.into()),
         }
     }
@@ -284,6 +311,14 @@ impl AnyQueue {
                 .await
                 .map(|_| ())
                 .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
+            (AnyQueue::Memory(q), Handle::Memory) => {
+                let (q, body, count) = (q.clone(), d.body.clone(), d.receive_count);
+                tokio::spawn(async move {
+                    tokio::time::sleep(RETRY_DELAY).await;
+                    q.requeue(body, count);
+                });
+                Ok(())
+            }
             _ => Err(MISMATCH.into()),
         }
     }
@@ -296,6 +331,11 @@ impl AnyQueue {
                 .dead_letter(*id, reason)
                 .await
                 .map_err(|e| e.to_string()),
+            (AnyQueue::Memory(q), Handle::Memory) => {
+                q.dead_letter(d.body.len());
+                tracing::warn!(reason, "in-process queue: message dropped as a dead letter");
+                Ok(true)
+            }
             _ => self.retry_later(d, reason).await.map(|_| false),
         }
     }
@@ -309,6 +349,7 @@ impl AnyQueue {
                 let in_flight = queue.in_flight(now).await.unwrap_or(0);
                 waiting + in_flight
             }
+            AnyQueue::Memory(q) => q.pending(),
             AnyQueue::Sqs(_) => 0,
         }
     }
@@ -317,6 +358,7 @@ impl AnyQueue {
     pub async fn waiting(&self) -> u64 {
         match self {
             AnyQueue::Local { queue, .. } => queue.depth(now_ms()).await.unwrap_or(0),
+            AnyQueue::Memory(q) => q.waiting(),
             AnyQueue::Sqs(_) => 0,
         }
     }
@@ -325,6 +367,9 @@ impl AnyQueue {
         match self {
             AnyQueue::Local { wake, .. } => {
                 let _ = tokio::time::timeout(Duration::from_millis(500), wake.notified()).await;
+            }
+            AnyQueue::Memory(q) => {
+                let _ = tokio::time::timeout(Duration::from_millis(500), q.notified()).await;
             }
             AnyQueue::Sqs(_) => {}
         }

@@ -40,6 +40,9 @@ pub struct WorkerSettings {
     /// How long a claim is held before another worker may take over. Must
     /// end before the queue's visibility timeout.
     pub lease: Duration,
+    /// Completed records remembered per process (`RememberCompleted`);
+    /// 0 turns the memory off.
+    pub remember_completed: usize,
     /// Records of one batch processed at once.
     pub concurrency: usize,
 }
@@ -52,6 +55,7 @@ impl Default for WorkerSettings {
             allow_historic: false,
             idempotency_ttl: Duration::from_secs(7 * 24 * 3600),
             lease: Duration::from_secs(120),
+            remember_completed: 10_000,
             concurrency: 8,
         }
     }
@@ -116,6 +120,9 @@ pub fn settings_from(env: &EnvReader<'_>) -> Result<WorkerSettings, ConfigError>
         allow_historic: env.bool_or("ALLOW_HISTORIC", false)?,
         idempotency_ttl: Duration::from_secs(ttl_s),
         lease: Duration::from_secs(lease_s),
+        remember_completed: env
+            .parse_or("IDEMPOTENCY_CACHE_ENTRIES", d.remember_completed)?
+            .min(1_000_000),
         concurrency: env
             .parse_or("WORKER_CONCURRENCY", d.concurrency)?
             .clamp(1, 64),

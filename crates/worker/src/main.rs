@@ -7,12 +7,14 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, run, service_fn};
 use triage_core::classify::Rules;
 use triage_core::config::SecretSpec;
+use triage_core::remember::{self, RememberCompleted};
 use triage_dynamodb::{DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
 use triage_secrets::SecretsReader;
 use triage_worker::{Worker, WorkerConfig};
 
-type LambdaWorker = Worker<DynamoIdempotency, DynamoTickets, CachedFolders<NylasClient>>;
+type LambdaWorker =
+    Worker<RememberCompleted<DynamoIdempotency>, DynamoTickets, CachedFolders<NylasClient>>;
 
 /// CloudWatch namespace of the business metrics (template.yaml's dashboard).
 const METRICS_NAMESPACE: &str = "InboxTriage";
@@ -101,7 +103,11 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
     );
     let ddb = triage_dynamodb::with_short_timeouts(&sdk);
     Ok(Worker {
-        idempotency: DynamoIdempotency::new(&ddb, config.idempotency_table),
+        idempotency: RememberCompleted::new(
+            DynamoIdempotency::new(&ddb, config.idempotency_table),
+            config.settings.remember_completed,
+            remember::MAX_AGE_S,
+        ),
         tickets: DynamoTickets::new(&ddb, config.tickets_table),
         source,
         rules,
