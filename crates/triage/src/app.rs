@@ -10,6 +10,8 @@ use triage_core::signature::WebhookSecrets;
 use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
 use triage_worker::WorkerSettings;
 
+use crate::runtime::QueueKind;
+
 /// The documented test secret (events/README.md): used only when no
 /// secret is configured, with a warning at startup.
 pub const TEST_SECRET: &str = "inbox-triage-test-secret";
@@ -38,18 +40,32 @@ pub fn settings() -> Result<WorkerSettings, String> {
     triage_worker::config::settings_from(&env).map_err(|e| e.to_string())
 }
 
-pub fn ingest_policy() -> Result<IngestPolicy, String> {
+/// Room for the envelope's own fields around the notification.
+const ENVELOPE_SLACK_BYTES: usize = 64 * 1024;
+
+/// The ingest policy from the environment. SQS keeps its 256 KiB message
+/// limit (bigger notifications travel as references and are fetched); the
+/// embedded and in-process queues have no such limit, so by default they
+/// carry every notification ingest accepts whole.
+pub fn ingest_policy(queue: QueueKind) -> Result<IngestPolicy, String> {
     let env = EnvReader::new(&env_lookup);
     let d = IngestPolicy::default();
+    let max_decompressed_bytes = env
+        .parse_or("MAX_DECOMPRESSED_BYTES", d.max_decompressed_bytes)
+        .map_err(|e| e.to_string())?;
+    let queue_default = match queue {
+        QueueKind::Sqs => d.max_queue_message_bytes,
+        QueueKind::Local | QueueKind::Memory => {
+            max_decompressed_bytes.saturating_add(ENVELOPE_SLACK_BYTES)
+        }
+    };
     Ok(IngestPolicy {
         max_body_bytes: env
             .parse_or("MAX_BODY_BYTES", d.max_body_bytes)
             .map_err(|e| e.to_string())?,
-        max_decompressed_bytes: env
-            .parse_or("MAX_DECOMPRESSED_BYTES", d.max_decompressed_bytes)
-            .map_err(|e| e.to_string())?,
+        max_decompressed_bytes,
         max_queue_message_bytes: env
-            .parse_or("MAX_QUEUE_MESSAGE_BYTES", d.max_queue_message_bytes)
+            .parse_or("MAX_QUEUE_MESSAGE_BYTES", queue_default)
             .map_err(|e| e.to_string())?,
         max_items: env
             .parse_or("MAX_NOTIFICATIONS_PER_REQUEST", d.max_items)

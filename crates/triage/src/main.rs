@@ -252,6 +252,7 @@ async fn build(
     ),
     String,
 > {
+    let queue_kind = queue;
     let needs_db = store == StoreKind::Sqlite || queue == QueueKind::Local;
     let db = runtime::open_db(db_path, needs_db)?;
     let (idempotency, tickets) = runtime::stores(store, db.as_ref()).await?;
@@ -287,7 +288,7 @@ async fn build(
         settings,
     });
     let ingest = IngestState {
-        policy: app::ingest_policy()?,
+        policy: app::ingest_policy(queue_kind)?,
         secrets,
         queue,
     };

@@ -147,6 +147,24 @@ async fn serve_dedupes_fetches_truncated_and_lists_tickets() {
 }
 
 #[tokio::test]
+async fn notifications_over_the_sqs_limit_stay_whole_in_the_local_queue() {
+    // 400 KiB of body: over SQS's 256 KiB, so in AWS it would travel as a
+    // reference and be fetched. The embedded queue has no such limit: with
+    // no API key it must still become a ticket, not a dead letter.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("t.db"), free_port(), None, &[]);
+    let client = reqwest::Client::new();
+    let big = format!("<p>Refund please.</p>{}", "<p>lorem ipsum dolor</p>".repeat(18_000));
+    assert!(big.len() > 400 * 1024);
+    let body = notification("message.created", "big1", "bigt1", "Refund", Some(&big));
+    assert_eq!(post(&client, &server.base, &body).await.unwrap(), 200);
+    let list = wait_for(&client, &server.base, |t| !t.is_empty()).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["message_id"], "big1");
+    assert_eq!(list[0]["queue"], "billing");
+}
+
+#[tokio::test]
 async fn killed_mid_stream_then_restarted_processes_everything_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
