@@ -53,6 +53,9 @@ rm -rf "$tmp"
 echo "==> cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
+echo "==> least-privilege IAM check"
+"$venv/bin/python" infra/check_iam.py
+
 echo "==> sam validate --lint"
 SAM_CLI_TELEMETRY=0 "$sam_venv/bin/sam" validate --lint --template template.yaml --region us-east-1
 
