@@ -10,7 +10,7 @@ use triage_core::ingest::IngestPolicy;
 use triage_core::signature::WebhookSecrets;
 use triage_ingest::{IngestState, lambda_handler};
 use triage_sqs::SqsQueue;
-use triage_testkit::{config_for, moto_config, repo_root, unique_name};
+use triage_testkit::{config_for, create_sqs_queue, moto_config, repo_root};
 
 const SECRET: &str = "inbox-triage-test-secret";
 
@@ -30,15 +30,7 @@ struct Fixture {
 async fn fixture(policy: IngestPolicy) -> Fixture {
     let sdk = moto_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let url = sqs
-        .create_queue()
-        .queue_name(unique_name("ingest"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let url = create_sqs_queue(&sqs, "ingest").await;
     let state = IngestState {
         policy,
         secrets: WebhookSecrets::parse(&format!("old-secret,{SECRET}")).unwrap(),

@@ -13,7 +13,7 @@ use triage_core::signature::{WebhookSecrets, sign_nylas};
 use triage_ingest::{IngestState, handle};
 use triage_sqs::SqsQueue;
 use triage_testkit::proxy::{FaultProxy, Mode, endpoint_addr};
-use triage_testkit::{config_for, moto_config, moto_endpoint, unique_name};
+use triage_testkit::{config_for, create_sqs_queue, moto_config, moto_endpoint};
 
 const SECRET: &str = "outage-test-secret";
 const CLIENT_TIMEOUT: Duration = Duration::from_millis(700);
@@ -89,15 +89,7 @@ async fn queued_ids(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
 async fn nothing_acknowledged_is_lost_across_an_sqs_outage() {
     let moto = moto_config().await;
     let sqs = aws_sdk_sqs::Client::new(&moto);
-    let url = sqs
-        .create_queue()
-        .queue_name(unique_name("outage"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let url = create_sqs_queue(&sqs, "outage").await;
 
     let proxy = FaultProxy::start(endpoint_addr(&moto_endpoint())).await;
     let through_proxy = config_for(&proxy.url()).await;

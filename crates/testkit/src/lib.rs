@@ -83,6 +83,20 @@ pub async fn config_for(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// A fresh SQS queue named `prefix` plus a unique suffix; returns its URL.
+pub async fn create_sqs_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String {
+    let name = unique_name(prefix);
+    client
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create queue {name}: {e}"))
+        .queue_url()
+        .unwrap_or_else(|| panic!("queue {name} has no URL"))
+        .to_string()
+}
+
 /// A fresh DynamoDB table as the stack creates them: hash key `pk` (S), on
 /// demand, TTL on `expires_at`. Returns its (unique) name.
 pub async fn create_dynamo_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> String {

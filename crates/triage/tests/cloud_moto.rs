@@ -4,7 +4,7 @@
 mod common;
 
 use common::{free_port, notification, post, start_with, wait_for};
-use triage_testkit::{moto_config, moto_endpoint, unique_name};
+use triage_testkit::{create_sqs_queue, moto_config, moto_endpoint};
 
 async fn table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> String {
     triage_testkit::create_dynamo_table(client, prefix).await
@@ -17,15 +17,7 @@ async fn serve_on_dynamodb_and_sqs_makes_one_ticket_per_message() {
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let idem = table(&ddb, "cli-idem").await;
     let tickets = table(&ddb, "cli-tickets").await;
-    let queue_url = aws_sdk_sqs::Client::new(&sdk)
-        .create_queue()
-        .queue_name(unique_name("cli-q"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
+    let queue_url = create_sqs_queue(&aws_sdk_sqs::Client::new(&sdk), "cli-q").await;
 
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();

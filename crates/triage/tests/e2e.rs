@@ -154,7 +154,10 @@ async fn notifications_over_the_sqs_limit_stay_whole_in_the_local_queue() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("t.db"), free_port(), None, &[]);
     let client = reqwest::Client::new();
-    let big = format!("<p>Refund please.</p>{}", "<p>lorem ipsum dolor</p>".repeat(18_000));
+    let big = format!(
+        "<p>Refund please.</p>{}",
+        "<p>lorem ipsum dolor</p>".repeat(18_000)
+    );
     assert!(big.len() > 400 * 1024);
     let body = notification("message.created", "big1", "bigt1", "Refund", Some(&big));
     assert_eq!(post(&client, &server.base, &body).await.unwrap(), 200);

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use serde_json::{Value, json};
-use triage_testkit::{moto_config, moto_endpoint, unique_name};
+use triage_testkit::{create_sqs_queue, moto_config, moto_endpoint, unique_name};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -363,26 +363,10 @@ struct Queues {
 }
 
 async fn new_queues(sqs: &aws_sdk_sqs::Client) -> Queues {
-    let base = unique_name("ops");
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{base}-dlq"))
-        .send()
-        .await
-        .expect("create DLQ")
-        .queue_url()
-        .expect("DLQ url")
-        .to_string();
-    let main = sqs
-        .create_queue()
-        .queue_name(format!("{base}-notifications"))
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url()
-        .expect("queue url")
-        .to_string();
-    Queues { main, dlq }
+    Queues {
+        main: create_sqs_queue(sqs, "ops-notifications").await,
+        dlq: create_sqs_queue(sqs, "ops-dlq").await,
+    }
 }
 
 fn attr(value: &str) -> MessageAttributeValue {
