@@ -126,6 +126,8 @@ pub struct TicketFilter {
     pub queue: Option<String>,
     pub priority: Option<String>,
     pub status: Option<String>,
+    /// At most this many, newest first; `None`: all of them.
+    pub limit: Option<usize>,
 }
 
 /// Tickets, with threading. Writes are idempotent: writing the same message

@@ -699,6 +699,9 @@ impl TicketStore for DynamoTickets {
             }
         }
         tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        if let Some(limit) = filter.limit {
+            tickets.truncate(limit);
+        }
         Ok(tickets)
     }
 }

@@ -100,6 +100,10 @@ pub(crate) fn list_sql(filter: &TicketFilter) -> String {
         }
     }
     sql.push_str(" ORDER BY created_at DESC, id");
+    if let Some(limit) = filter.limit {
+        // A number, not user text: safe to write into the statement.
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
     sql
 }
 
@@ -412,8 +416,11 @@ mod tests {
             queue: Some("q".into()),
             priority: None,
             status: Some("open".into()),
+            limit: Some(50),
         });
-        assert!(sql.ends_with("WHERE queue = ?1 AND status = ?2 ORDER BY created_at DESC, id"));
+        assert!(
+            sql.ends_with("WHERE queue = ?1 AND status = ?2 ORDER BY created_at DESC, id LIMIT 50")
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ async fn list_reads_in_index_order() {
             queue: some("billing"),
             priority: some("high"),
             status: some("open"),
+            limit: Some(100),
         },
     ] {
         let lines = plan(&db, &list_query(&filter)).await;

@@ -687,10 +687,28 @@ pub async fn list_filters_and_orders<S: TicketStore>(store: &S) {
             queue: Some("support".into()),
             priority: Some("high".into()),
             status: Some("open".into()),
+            limit: None,
         },
         vec![&c],
     )
     .await;
+    // A limit keeps the newest.
+    let everything = store
+        .list(&TicketFilter::default())
+        .await
+        .unwrap_or_else(|e| panic!("list failed: {e}"));
+    let two = store
+        .list(&TicketFilter {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("list failed: {e}"));
+    assert_eq!(
+        ids(&two),
+        ids(&everything[..2]),
+        "limit 2 lists the two newest"
+    );
     let none = store
         .list(&TicketFilter {
             queue: Some(unique_name("no-such-queue")),

@@ -120,6 +120,9 @@ enum Command {
         priority: Option<String>,
         #[arg(long)]
         status: Option<String>,
+        /// At most this many, newest first (0: all).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
     },
     /// Register the Nylas webhook, list destinations, send a test event, rotate the secret.
     #[command(
@@ -196,10 +199,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             queue,
             priority,
             status,
+            limit,
         } => {
             let db = runtime::open_db(&cli.db, cli.store == StoreKind::Sqlite)?;
             let (_, store) = runtime::stores(cli.store, db.as_ref()).await?;
-            tickets::run(&store, queue, priority, status, cli.json).await?;
+            tickets::run(&store, queue, priority, status, limit, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { listen, quiet } => {

@@ -36,7 +36,12 @@ struct TicketQuery {
     queue: Option<String>,
     priority: Option<String>,
     status: Option<String>,
+    limit: Option<usize>,
 }
+
+/// `GET /tickets` answers at most this many unless `limit` says fewer.
+pub const MAX_TICKETS_PER_PAGE: usize = 1000;
+const DEFAULT_TICKETS_PER_PAGE: usize = 100;
 
 async fn webhook(
     State(app): State<Arc<AppState>>,
@@ -63,6 +68,11 @@ async fn tickets(State(app): State<Arc<AppState>>, Query(q): Query<TicketQuery>)
         queue: q.queue,
         priority: q.priority,
         status: q.status,
+        limit: Some(
+            q.limit
+                .unwrap_or(DEFAULT_TICKETS_PER_PAGE)
+                .clamp(1, MAX_TICKETS_PER_PAGE),
+        ),
     };
     match app.tickets.list(&filter).await {
         Ok(list) => axum::Json(list).into_response(),

@@ -9,12 +9,14 @@ pub async fn run(
     queue: Option<String>,
     priority: Option<String>,
     status: Option<String>,
+    limit: usize,
     json: bool,
 ) -> Result<(), String> {
     let filter = TicketFilter {
         queue,
         priority,
         status,
+        limit: (limit > 0).then_some(limit),
     };
     let list = store.list(&filter).await.map_err(|e| e.to_string())?;
     if json {

@@ -137,6 +137,18 @@ async fn serve_dedupes_fetches_truncated_and_lists_tickets() {
         .await
         .unwrap();
     assert_eq!(high.len(), 1);
+    // `limit` keeps the newest.
+    let newest: Vec<Value> = client
+        .get(format!("{}/tickets?limit=1", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.len() > 1);
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0]["id"], list[0]["id"]);
     // Challenge through the same handler as the Lambda.
     let ch = client
         .get(format!("{}/webhooks/nylas?challenge=abc", server.base))

@@ -110,7 +110,7 @@ pub async fn post(client: &reqwest::Client, base: &str, body: &str) -> Result<u1
 
 pub async fn tickets(client: &reqwest::Client, base: &str) -> Vec<Value> {
     client
-        .get(format!("{base}/tickets"))
+        .get(format!("{base}/tickets?limit=1000"))
         .send()
         .await
         .unwrap()
