@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::process::Command;
 
-use common::{free_port, notification, post, start, wait_for};
+use common::{free_port, notification, post, start, tickets_where, wait_for};
 use serde_json::{Value, json};
 use triage_testkit::shared_fixture;
 use wiremock::matchers::{method, path_regex};
@@ -128,24 +128,10 @@ async fn serve_dedupes_fetches_truncated_and_lists_tickets() {
     assert_eq!(billing["category"], "billing");
     assert!(!list.iter().any(|t| t["message_id"] == "evil"));
 
-    let high: Vec<Value> = client
-        .get(format!("{}/tickets?priority=high", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let high = tickets_where(&client, &server.base, "priority=high").await;
     assert_eq!(high.len(), 1);
     // `limit` keeps the newest.
-    let newest: Vec<Value> = client
-        .get(format!("{}/tickets?limit=1", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let newest = tickets_where(&client, &server.base, "limit=1").await;
     assert!(list.len() > 1);
     assert_eq!(newest.len(), 1);
     assert_eq!(newest[0]["id"], list[0]["id"]);

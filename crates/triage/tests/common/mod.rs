@@ -109,8 +109,13 @@ pub async fn post(client: &reqwest::Client, base: &str, body: &str) -> Result<u1
 }
 
 pub async fn tickets(client: &reqwest::Client, base: &str) -> Vec<Value> {
+    tickets_where(client, base, "limit=1000").await
+}
+
+/// `GET /tickets?{query}`.
+pub async fn tickets_where(client: &reqwest::Client, base: &str, query: &str) -> Vec<Value> {
     client
-        .get(format!("{base}/tickets?limit=1000"))
+        .get(format!("{base}/tickets?{query}"))
         .send()
         .await
         .unwrap()
