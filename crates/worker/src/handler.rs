@@ -204,6 +204,10 @@ where
                 return Err(Failure::InProgress { lease_until_ms });
             }
         }
+        // Never work past our own lease: after it another worker may take
+        // the record over, and our completion or release would then act on
+        // its claim. API retries stop in time; the store calls left are short.
+        let deadline = deadline.min(lease_deadline(self.settings.lease));
         let result = self.process_claimed(env, now_ms, deadline).await;
         match &result {
             Ok(outcome) => {
@@ -335,6 +339,13 @@ where
         resp.batch_item_failures = failures;
         resp
     }
+}
+
+/// Where work on a fresh claim must stop: the lease less a margin for the
+/// ticket write and completion (a quarter of the lease, at most 5 s).
+fn lease_deadline(lease: Duration) -> Instant {
+    let margin = (lease / 4).min(Duration::from_secs(5));
+    Instant::now() + lease.saturating_sub(margin)
 }
 
 /// The API may omit ids the notification had; keep the envelope's.

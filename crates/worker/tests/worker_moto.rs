@@ -465,6 +465,37 @@ async fn repeated_500_is_a_failure_and_releases_the_claim() {
 }
 
 #[tokio::test]
+async fn api_retries_stop_before_the_claim_lease_ends() {
+    // 429 asking for 2 s between attempts; the claim's lease is 3 s. Work
+    // must stop inside the lease (after it another worker may own the
+    // record), even though the batch deadline is far away.
+    let server = MockServer::start().await;
+    let grant = unique_name("g");
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/grants/{grant}/messages/m1")))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
+        .mount(&server)
+        .await;
+    let settings = WorkerSettings {
+        lease: Duration::from_secs(3),
+        ..WorkerSettings::default()
+    };
+    let w = worker(Some(&server), settings).await;
+    let body = envelope(&grant, "m1", "th", "hi", "<p>x</p>");
+    let started = Instant::now();
+    let (_, r) = w.process(&body, now_ms(), deadline()).await;
+    let took = started.elapsed();
+    assert!(matches!(r, Err(Failure::Transient(_))), "{r:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "worked past the lease: {took:?}"
+    );
+    // Released: the next delivery can claim at once.
+    let (_, r2) = w.process(&body, now_ms(), deadline()).await;
+    assert!(matches!(r2, Err(Failure::Transient(_))), "{r2:?}");
+}
+
+#[tokio::test]
 async fn auto_reply_headers_from_the_api_skip() {
     let server = MockServer::start().await;
     folders(&server).await;
