@@ -26,6 +26,8 @@ pub struct Reply {
     pub body: String,
     /// `Allow` header for 405 answers.
     pub allow: Option<&'static str>,
+    /// Notifications this answer put on the queue (0 unless accepted).
+    pub queued: usize,
 }
 
 impl Reply {
@@ -35,6 +37,7 @@ impl Reply {
             content_type: "application/json",
             body: body.to_string(),
             allow: None,
+            queued: 0,
         }
     }
 
@@ -110,6 +113,7 @@ fn challenge(query: Option<&str>) -> Reply {
                 content_type: "text/plain",
                 body: v.to_string(),
                 allow: None,
+                queued: 0,
             }
         }
         Err(e) => {
@@ -182,10 +186,13 @@ async fn post<Q: NotificationQueue>(
                 duration_us = micros(started),
                 "queued delivery"
             );
-            Reply::json(
-                200,
-                serde_json::json!({ "status": "accepted", "queued": queued }),
-            )
+            Reply {
+                queued,
+                ..Reply::json(
+                    200,
+                    serde_json::json!({ "status": "accepted", "queued": queued }),
+                )
+            }
         }
         Err(e) => {
             metrics::counter!("EnqueueFailed").increment(1);
@@ -237,8 +244,16 @@ pub async fn lambda_handler<Q: NotificationQueue>(
     state: &IngestState<Q>,
     req: lambda_http::Request,
 ) -> Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error> {
+    Ok(handle_request(state, req).await.into_response())
+}
+
+/// [`handle`] for a whole API Gateway request (Lambda, `triage replay`).
+pub async fn handle_request<Q: NotificationQueue>(
+    state: &IngestState<Q>,
+    req: lambda_http::Request,
+) -> Reply {
     let (parts, body) = req.into_parts();
-    let reply = handle(
+    handle(
         state,
         &parts.method,
         parts.uri.path(),
@@ -247,6 +262,5 @@ pub async fn lambda_handler<Q: NotificationQueue>(
         body.as_ref(),
         now_ms(),
     )
-    .await;
-    Ok(reply.into_response())
+    .await
 }

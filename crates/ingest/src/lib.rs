@@ -6,4 +6,4 @@ pub mod config;
 pub mod handler;
 
 pub use config::IngestConfig;
-pub use handler::{IngestState, Reply, handle, lambda_handler};
+pub use handler::{IngestState, Reply, handle, handle_request, lambda_handler};

@@ -46,23 +46,9 @@ pub async fn feed(
         };
         let result = match input {
             Input::ApiGateway(req) => {
-                let (parts, body) = req.into_parts();
-                let reply = triage_ingest::handle(
-                    ingest,
-                    &parts.method,
-                    parts.uri.path(),
-                    parts.uri.query(),
-                    &parts.headers,
-                    body.as_ref(),
-                    now_ms(),
-                )
-                .await;
+                let reply = triage_ingest::handle_request(ingest, *req).await;
                 if reply.status == 200 {
-                    let queued: u64 = serde_json::from_str::<serde_json::Value>(&reply.body)
-                        .ok()
-                        .and_then(|v| v["queued"].as_u64())
-                        .unwrap_or(0);
-                    Ok(queued)
+                    Ok(reply.queued as u64)
                 } else {
                     Err(format!("ingest answered {}: {}", reply.status, reply.body))
                 }
