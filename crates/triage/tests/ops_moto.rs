@@ -94,6 +94,18 @@ fn json_answer(value: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(value.to_string().into_bytes(), "application/json")
 }
 
+/// The fake Nylas API expects exactly one call of `verb path` with our API
+/// key, and answers it with `answer` as JSON.
+async fn expect_one_call(nylas: &MockServer, verb: &str, at: &str, answer: Value) {
+    Mock::given(method(verb))
+        .and(path(at))
+        .and(header("authorization", &*format!("Bearer {API_KEY}")))
+        .respond_with(json_answer(answer))
+        .expect(1)
+        .mount(nylas)
+        .await;
+}
+
 fn destination(id: &str, secret: &str) -> Value {
     json!({"request_id": "req-ops", "data": {
         "id": id, "webhook_url": WEBHOOK_URL, "trigger_types": ["message.created"],
@@ -140,13 +152,13 @@ async fn register_stores_the_secret_and_prints_only_the_id() {
     let sm = secrets_client().await;
     let arn = new_secret(&sm, "placeholder-1").await;
     let nylas = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v3/webhooks"))
-        .and(header("authorization", &*format!("Bearer {API_KEY}")))
-        .respond_with(json_answer(destination("wh-reg-1", ISSUED)))
-        .expect(1)
-        .mount(&nylas)
-        .await;
+    expect_one_call(
+        &nylas,
+        "POST",
+        "/v3/webhooks",
+        destination("wh-reg-1", ISSUED),
+    )
+    .await;
     let dir = tempdir();
 
     let o = triage_async(
@@ -222,13 +234,13 @@ async fn rotate_leaves_new_and_old_then_finish_leaves_new() {
     let sm = secrets_client().await;
     let arn = new_secret(&sm, OLD).await;
     let nylas = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v3/webhooks/rotate-secret/wh-rot-1"))
-        .and(header("authorization", &*format!("Bearer {API_KEY}")))
-        .respond_with(json_answer(destination("wh-rot-1", ROTATED)))
-        .expect(1)
-        .mount(&nylas)
-        .await;
+    expect_one_call(
+        &nylas,
+        "POST",
+        "/v3/webhooks/rotate-secret/wh-rot-1",
+        destination("wh-rot-1", ROTATED),
+    )
+    .await;
     let dir = tempdir();
 
     let o = triage_async(
@@ -306,25 +318,23 @@ async fn rotate_does_not_call_nylas_when_the_secret_cannot_be_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn list_and_test_event_reach_the_api() {
     let nylas = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/webhooks"))
-        .and(header("authorization", &*format!("Bearer {API_KEY}")))
-        .respond_with(json_answer(json!({"data": [{
+    expect_one_call(
+        &nylas,
+        "GET",
+        "/v3/webhooks",
+        json!({"data": [{
             "id": "wh-list-1", "webhook_url": WEBHOOK_URL, "status": "failing",
             "trigger_types": ["message.created"], "webhook_secret": ISSUED
-        }]})))
-        .expect(1)
-        .mount(&nylas)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v3/webhooks/send-test-event"))
-        .and(header("authorization", &*format!("Bearer {API_KEY}")))
-        .respond_with(json_answer(
-            json!({"request_id": "rt-1", "data": "success"}),
-        ))
-        .expect(1)
-        .mount(&nylas)
-        .await;
+        }]}),
+    )
+    .await;
+    expect_one_call(
+        &nylas,
+        "POST",
+        "/v3/webhooks/send-test-event",
+        json!({"request_id": "rt-1", "data": "success"}),
+    )
+    .await;
     let dir = tempdir();
 
     let o = triage_async(
