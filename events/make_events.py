@@ -5,8 +5,8 @@
 
 API Gateway HTTP API (payload v2) events for the `ingest` Lambda, signed with
 the documented test secret, built from the Nylas fixtures in
-../shared/fixtures/nylas/ (copied into events/nylas/ so the repository works
-on its own). SQS events for the `worker` Lambda wrap queue envelope v1.
+fixtures/nylas/ at the repository root (copied into events/nylas/ so the
+events folder is complete on its own). SQS events for the `worker` Lambda wrap queue envelope v1.
 """
 import base64
 import gzip
@@ -18,17 +18,16 @@ import shutil
 
 HERE = pathlib.Path(__file__).resolve().parent
 SECRET = b"inbox-triage-test-secret"  # documented in events/README.md; never a real secret
-SHARED = HERE.parent.parent / "shared" / "fixtures" / "nylas"
+FIXTURES = HERE.parent / "fixtures" / "nylas"
 NYLAS = HERE / "nylas"
 RECEIVED_AT_MS = 1763870401000
 
 
 def fixture(name: str) -> bytes:
-    """Fixture bytes: refresh the copy from ../shared when it is there."""
+    """Fixture bytes from fixtures/nylas/, copied into events/nylas/."""
     NYLAS.mkdir(exist_ok=True)
-    src, dst = SHARED / name, NYLAS / name
-    if src.exists():
-        shutil.copyfile(src, dst)
+    src, dst = FIXTURES / name, NYLAS / name
+    shutil.copyfile(src, dst)
     return dst.read_bytes()
 
 

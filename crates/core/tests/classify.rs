@@ -1,6 +1,9 @@
 //! Classification: word boundaries, rule order, quote removal, VIP, alias,
 //! mailbox, rule-file errors; and no panics on arbitrary input.
 
+mod common;
+use common::fixtures;
+
 use std::path::PathBuf;
 
 use proptest::prelude::*;
@@ -8,15 +11,6 @@ use triage_core::classify::{Priority, Rules, RulesError};
 use triage_core::text::visible_text;
 use triage_core::{BodyFormat, Message, Participant};
 
-fn fixtures() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing: the tests expect the shared fixtures next to the repository",
-        dir.display()
-    );
-    dir
-}
 
 fn person(email: &str) -> Participant {
     Participant {

@@ -1,20 +1,14 @@
 //! message_from_eml on every fixture, and on arbitrary bytes.
 
+mod common;
+use common::fixtures;
+
 use std::path::PathBuf;
 
 use proptest::prelude::*;
 use triage_core::BodyFormat;
 use triage_core::eml::{EmlError, message_from_eml};
 
-fn fixtures() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing: the tests expect the shared fixtures next to the repository",
-        dir.display()
-    );
-    dir
-}
 
 fn read(rel: &str) -> Vec<u8> {
     let path = fixtures().join(rel);

@@ -1,6 +1,9 @@
 //! skip_reason on real bounces and normal mail (through eml.rs), and on
 //! every signal one at a time.
 
+mod common;
+use common::fixtures;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -9,15 +12,6 @@ use triage_core::filters::{FilterContext, SkipReason, is_automatic, skip_reason}
 use triage_core::ports::FolderRole;
 use triage_core::{Attachment, Header, Message, Participant};
 
-fn fixtures() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing: the tests expect the shared fixtures next to the repository",
-        dir.display()
-    );
-    dir
-}
 
 fn eml_dir(name: &str) -> Vec<(String, Message)> {
     let dir = fixtures().join("email").join(name);

@@ -1,21 +1,15 @@
 //! visible_text on real replies (talon's html-replies fixtures) and
 //! properties on arbitrary input.
 
+mod common;
+use common::fixtures;
+
 use std::path::PathBuf;
 
 use proptest::prelude::*;
 use triage_core::BodyFormat;
 use triage_core::text::{html_to_text, strip_quoted, visible_text};
 
-fn fixtures() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing: the tests expect the shared fixtures next to the repository",
-        dir.display()
-    );
-    dir
-}
 
 fn html_replies() -> Vec<(String, String)> {
     let dir = fixtures().join("email/html-replies");

@@ -47,17 +47,12 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos}", std::process::id())
 }
 
-/// `../shared/fixtures/<rel>` beside the repository. Panics with a clear
-/// message when the shared folder is missing.
-pub fn shared_fixture(rel: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    let path = root.join(rel);
+/// `fixtures/<rel>` at the repository root (copied into the repository with
+/// the licences that came with them, so a fresh clone needs nothing beside it).
+pub fn fixture(rel: &str) -> PathBuf {
+    let path = repo_root().join("fixtures").join(rel);
     if !path.exists() {
-        panic!(
-            "fixture {} is missing: the repository expects ../shared/ beside its root \
-             (as in CI); check it out there",
-            path.display()
-        );
+        panic!("fixture {} is missing from the repository", path.display());
     }
     path
 }

@@ -37,7 +37,7 @@ use crate::runtime::{QueueKind, StoreKind};
                   worker, with the same handlers as the AWS Lambdas. Tickets live in an embedded \
                   SQLite file unless --store dynamodb / --queue sqs point it at AWS or moto.\n\n\
                   Configuration comes from the environment or a .env file in the current directory.",
-    after_help = "Examples:\n  triage                      # same as `triage serve`\n  triage replay events/       # feed the sample events through the pipeline\n  triage classify ../shared/fixtures/email/normal --json\n  triage tickets --queue billing"
+    after_help = "Examples:\n  triage                      # same as `triage serve`\n  triage replay events/       # feed the sample events through the pipeline\n  triage classify fixtures/email/normal --json\n  triage tickets --queue billing"
 )]
 struct Cli {
     /// The embedded SQLite database (tickets, dedupe records, local queue).
@@ -92,7 +92,7 @@ enum Command {
     },
     /// Feed notification JSON, API Gateway event files, SQS event files or .eml files through the pipeline.
     #[command(
-        after_help = "Examples:\n  triage replay events/\n  triage replay ../shared/fixtures/email/normal/text-only.eml\n  triage replay --quiet big-dir/"
+        after_help = "Examples:\n  triage replay events/\n  triage replay fixtures/email/normal/text-only.eml\n  triage replay --quiet big-dir/"
     )]
     Replay {
         /// Files or directories (every .json and .eml in them).
@@ -104,7 +104,7 @@ enum Command {
     },
     /// Dry run: print the decision for each message, touching no store.
     #[command(
-        after_help = "Examples:\n  triage classify ../shared/fixtures/email/bounce/\n  triage classify --json events/nylas/message.created.json"
+        after_help = "Examples:\n  triage classify fixtures/email/bounce/\n  triage classify --json events/nylas/message.created.json"
     )]
     Classify {
         /// Files or directories.

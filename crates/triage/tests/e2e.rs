@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::{free_port, notification, post, start, tickets_where, wait_for};
 use serde_json::{Value, json};
-use triage_testkit::shared_fixture;
+use triage_testkit::fixture;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -217,7 +217,7 @@ async fn killed_mid_stream_then_restarted_processes_everything_once() {
 
 #[test]
 fn classify_fixtures_skips_bounces_and_tickets_normal_mail() {
-    let email = shared_fixture("email");
+    let email = fixture("email");
     let out = Command::new(env!("CARGO_BIN_EXE_triage"))
         .arg("classify")
         .arg("--json")
