@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::json_error;
 use crate::message::{BodyFormat, Message};
 use crate::notification::{EventType, NotificationItem, Shape};
 
@@ -222,7 +223,8 @@ impl Envelope {
         // probe, which names the problem better (another version's fields
         // need not parse as v1).
         let env: Envelope = serde_json::from_str(body).map_err(|e| {
-            version_problem(body).unwrap_or_else(|| EnvelopeError::Malformed(e.to_string()))
+            version_problem(body)
+                .unwrap_or_else(|| EnvelopeError::Malformed(crate::json_error::describe(&e)))
         })?;
         if env.envelope_version != ENVELOPE_VERSION {
             return Err(EnvelopeError::UnsupportedVersion(env.envelope_version));
@@ -232,6 +234,20 @@ impl Envelope {
         }
         if !env.refetch && env.notification.is_none() {
             return Err(EnvelopeError::Missing("notification"));
+        }
+        let ids = [
+            ("notification_id", Some(&env.notification_id)),
+            ("grant_id", env.grant_id.as_ref()),
+            ("message_id", env.message_id.as_ref()),
+        ];
+        for (field, value) in ids {
+            if let Some(v) = value
+                && crate::ingest::check_id(field, v).is_err()
+            {
+                return Err(EnvelopeError::Malformed(format!(
+                    "{field} is not a valid id (control characters or too long)"
+                )));
+            }
         }
         Ok(env)
     }
@@ -278,18 +294,18 @@ fn version_problem(body: &str) -> Option<EnvelopeError> {
 /// `deltas[]` entry for shape `deltas`), if it carries one.
 pub fn message_in(notification: &str, shape: &str) -> Result<Option<Message>, EnvelopeError> {
     let object: Option<&RawValue> = if shape == Shape::Deltas.as_str() {
-        serde_json::from_str::<DeltaData<'_>>(notification)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
+        json_error::from_str::<DeltaData<'_>>(notification)
+            .map_err(EnvelopeError::Malformed)?
             .data
     } else {
-        serde_json::from_str::<V3<'_>>(notification)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
+        json_error::from_str::<V3<'_>>(notification)
+            .map_err(EnvelopeError::Malformed)?
             .data
             .and_then(|d| d.object)
     };
     object
         .map(|o| {
-            serde_json::from_str::<Message>(o.get())
+            json_error::from_str::<Message>(o.get())
                 .map_err(|e| EnvelopeError::Malformed(format!("message object: {e}")))
         })
         .transpose()

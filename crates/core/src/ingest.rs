@@ -4,6 +4,7 @@
 
 use crate::envelope::{self, QueuedMessage};
 use crate::gzip::{GzipError, gunzip_capped};
+use crate::logsafe;
 use crate::notification::{NotificationError, parse_notification};
 use crate::signature::{SignatureError, WebhookSecrets, verify_nylas};
 
@@ -55,12 +56,31 @@ pub enum IngestError {
     Notification(#[from] NotificationError),
     #[error("too many notifications in one request (limit {limit})")]
     TooManyItems { limit: usize },
-    #[error("notification {notification_id} has no {missing}")]
+    #[error("notification {} has no {missing}", logsafe::Escaped(notification_id))]
     MissingIds {
         notification_id: String,
         missing: &'static str,
     },
+    /// An id holds control characters or is longer than [`MAX_ID_BYTES`]:
+    /// no provider sends such ids, and they would corrupt keys and logs.
+    #[error("{field} is not a valid id ({problem})")]
+    BadId {
+        field: &'static str,
+        problem: &'static str,
+    },
+    /// The message object is not one the worker can read (a field of the
+    /// wrong type, a duplicate key). Refused here rather than acknowledged
+    /// and dead-lettered: the reason names the field, never its value.
+    #[error("notification {}: {reason}", logsafe::Escaped(notification_id))]
+    InvalidMessage {
+        notification_id: String,
+        reason: String,
+    },
 }
+
+/// Longest id accepted (notification, grant, message, thread). Provider ids
+/// are tens of characters; DynamoDB keys stop at 2 KiB.
+pub const MAX_ID_BYTES: usize = 512;
 
 impl IngestError {
     /// The HTTP status to answer with.
@@ -72,7 +92,9 @@ impl IngestError {
             IngestError::UnsupportedEncoding => 415,
             IngestError::Gzip(GzipError::Corrupt)
             | IngestError::Notification(_)
-            | IngestError::MissingIds { .. } => 400,
+            | IngestError::MissingIds { .. }
+            | IngestError::BadId { .. }
+            | IngestError::InvalidMessage { .. } => 400,
         }
     }
 
@@ -93,6 +115,8 @@ impl IngestError {
             IngestError::Notification(NotificationError::BadType) => "bad_type",
             IngestError::TooManyItems { .. } => "too_many_items",
             IngestError::MissingIds { .. } => "missing_ids",
+            IngestError::BadId { .. } => "bad_id",
+            IngestError::InvalidMessage { .. } => "invalid_message",
         }
     }
 }
@@ -218,6 +242,7 @@ pub fn enqueue(
                     });
                 }
             }
+            check_item(item)?;
             let entry_id = format!("n{}", prepared.messages.len());
             let q = envelope::build(
                 item,
@@ -243,6 +268,53 @@ pub fn enqueue(
         });
     }
     Ok(prepared)
+}
+
+/// Is `value` usable as an id: no control characters, at most
+/// [`MAX_ID_BYTES`]? Ids are keys (tickets, dedupe records) and go into logs.
+pub fn check_id(field: &'static str, value: &str) -> Result<(), IngestError> {
+    if value.len() > MAX_ID_BYTES {
+        return Err(IngestError::BadId {
+            field,
+            problem: "too long",
+        });
+    }
+    if logsafe::has_control(value) {
+        return Err(IngestError::BadId {
+            field,
+            problem: "control characters",
+        });
+    }
+    Ok(())
+}
+
+/// What the worker will need from a queued item, checked before the 200:
+/// usable ids, and a message object (when the notification carries one)
+/// that reads as a [`crate::Message`].
+fn check_item(item: &crate::notification::NotificationItem<'_>) -> Result<(), IngestError> {
+    check_id("notification id", &item.notification_id)?;
+    if let Some(g) = &item.grant_id {
+        check_id("grant_id", g)?;
+    }
+    if let Some(m) = &item.object_id {
+        check_id("message id", m)?;
+    }
+    if item.event_type.base.starts_with("message.") {
+        let invalid = |reason: String| IngestError::InvalidMessage {
+            notification_id: item.notification_id.clone(),
+            reason,
+        };
+        if let Some(message) =
+            envelope::message_in(item.raw, item.shape.as_str()).map_err(|e| match e {
+                envelope::EnvelopeError::Malformed(reason) => invalid(reason),
+                other => invalid(other.to_string()),
+            })?
+            && let Some(thread) = &message.thread_id
+        {
+            check_id("thread_id", thread)?;
+        }
+    }
+    Ok(())
 }
 
 /// Longest challenge echoed back.

@@ -4,13 +4,10 @@
 mod common;
 use common::fixtures;
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 use triage_core::classify::{Priority, Rules, RulesError};
 use triage_core::text::visible_text;
 use triage_core::{BodyFormat, Message, Participant};
-
 
 fn person(email: &str) -> Participant {
     Participant {

@@ -3,12 +3,9 @@
 mod common;
 use common::fixtures;
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 use triage_core::BodyFormat;
 use triage_core::eml::{EmlError, message_from_eml};
-
 
 fn read(rel: &str) -> Vec<u8> {
     let path = fixtures().join(rel);

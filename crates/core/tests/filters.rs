@@ -5,13 +5,11 @@ mod common;
 use common::fixtures;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use triage_core::eml::message_from_eml;
 use triage_core::filters::{FilterContext, SkipReason, is_automatic, skip_reason};
 use triage_core::ports::FolderRole;
 use triage_core::{Attachment, Header, Message, Participant};
-
 
 fn eml_dir(name: &str) -> Vec<(String, Message)> {
     let dir = fixtures().join("email").join(name);

@@ -4,12 +4,9 @@
 mod common;
 use common::fixtures;
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 use triage_core::BodyFormat;
 use triage_core::text::{html_to_text, strip_quoted, visible_text};
-
 
 fn html_replies() -> Vec<(String, String)> {
     let dir = fixtures().join("email/html-replies");

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, Method, Response, StatusCode, header};
 use triage_core::ingest::{IngestPolicy, Prepared, check_challenge, prepare};
+use triage_core::logsafe::Escaped;
 use triage_core::ports::NotificationQueue;
 use triage_core::signature::WebhookSecrets;
 
@@ -216,10 +217,10 @@ async fn post<Q: NotificationQueue>(
 fn log_items(p: &Prepared) {
     for item in &p.items {
         tracing::info!(
-            notification_id = %item.notification_id,
-            r#type = %item.type_raw,
-            grant_id = item.grant_id.as_deref().unwrap_or(""),
-            message_id = item.message_id.as_deref().unwrap_or(""),
+            notification_id = %Escaped(&item.notification_id),
+            r#type = %Escaped(&item.type_raw),
+            grant_id = %Escaped(item.grant_id.as_deref().unwrap_or("")),
+            message_id = %Escaped(item.message_id.as_deref().unwrap_or("")),
             decision = item.decision.as_str(),
             "notification"
         );

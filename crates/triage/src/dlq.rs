@@ -21,6 +21,7 @@ use aws_sdk_sqs::types::{
 };
 use clap::Subcommand;
 use serde_json::json;
+use triage_core::logsafe::{Escaped, escape};
 use triage_sqlite::{RedriveSelection, SqliteDb, SqliteQueue};
 
 use crate::runtime::QueueKind;
@@ -329,7 +330,7 @@ fn print_reasons(reasons: &BTreeMap<String, u64>, none_hint: &str) {
     }
     println!("failure reasons:");
     for (reason, n) in reasons {
-        println!("  {n:>5}  {reason}");
+        println!("  {n:>5}  {}", Escaped(reason));
     }
 }
 
@@ -349,12 +350,13 @@ fn print_sample_table(samples: &[Sample]) {
         "receives",
     ]);
     for s in samples {
+        let cell = |v: &Option<String>| escape(v.as_deref().unwrap_or_default());
         table.add_row(vec![
-            s.sqs_message_id.clone(),
-            s.notification_id.clone().unwrap_or_default(),
-            s.grant_id.clone().unwrap_or_default(),
-            s.message_id.clone().unwrap_or_default(),
-            s.kind.clone().unwrap_or_default(),
+            escape(&s.sqs_message_id),
+            cell(&s.notification_id),
+            cell(&s.grant_id),
+            cell(&s.message_id),
+            cell(&s.kind),
             s.receive_count.map(|n| n.to_string()).unwrap_or_default(),
         ]);
     }
@@ -427,9 +429,9 @@ async fn inspect_local(queue: &SqliteQueue, limit: usize, json: bool) -> Result<
         "reason",
     ]);
     let cell = |v: &serde_json::Value, k: &str| match &v[k] {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => escape(s),
         serde_json::Value::Null => String::new(),
-        other => other.to_string(),
+        other => escape(&other.to_string()),
     };
     for s in &samples {
         table.add_row(vec![

@@ -8,6 +8,9 @@ use serde_json::json;
 use triage_worker::handler::RecordIds;
 use triage_worker::{Failure, Outcome};
 
+/// Longest outcome line printed, in characters.
+const MAX_LINE_CHARS: usize = 1000;
+
 /// What the local worker did with one queue message.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -57,7 +60,10 @@ impl Printer {
             if self.json {
                 self.json_line(e)
             } else {
-                self.human_line(e)
+                // Ids and alias queues come from the input: a newline or an
+                // escape sequence in one must not forge a line or reach the
+                // terminal.
+                triage_core::logsafe::escape_capped(&self.human_line(e), MAX_LINE_CHARS)
             }
         );
     }
@@ -97,7 +103,7 @@ impl Printer {
             } => json!({
                 "outcome": "failed",
                 "failure": failure.code(),
-                "reason": failure.to_string(),
+                "reason": triage_core::logsafe::escape_capped(&failure.to_string(), MAX_LINE_CHARS),
                 "dead_lettered": dead_lettered,
                 "notification_id": ids.notification_id,
                 "grant_id": ids.grant_id,

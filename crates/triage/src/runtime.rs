@@ -452,7 +452,8 @@ pub async fn worker_loop(
                         Err(failure) => {
                             let permanent = matches!(failure, Failure::Permanent(_));
                             let exhausted = d.receive_count >= MAX_RECEIVES;
-                            let reason = failure.to_string();
+                            // Kept with the dead letter: capped, escaped.
+                            let reason = triage_core::logsafe::escape_capped(&failure.to_string(), 500);
                             let dead_lettered = if permanent || exhausted {
                                 queue.dead_letter(&d, &reason).await.unwrap_or(false)
                             } else {

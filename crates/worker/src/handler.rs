@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use triage_core::classify::{Classification, Rules};
 use triage_core::envelope::{Envelope, EnvelopeError};
 use triage_core::filters::{FilterContext, SkipReason, skip_reason};
+use triage_core::logsafe::Escaped;
 use triage_core::message::{BodyFormat, Message};
 use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, FetchError, FolderRole, IdempotencyStore, MessageSource,
@@ -230,7 +231,7 @@ where
     async fn release(&self, key: &DedupeKey) {
         if let Err(e) = self.idempotency.release(key).await {
             // The lease expires by itself; redelivery after it will run.
-            tracing::warn!(grant_id = %key.grant_id, message_id = %key.message_id, error = %e, "could not release claim");
+            tracing::warn!(grant_id = %Escaped(&key.grant_id), message_id = %Escaped(&key.message_id), error = %Escaped(&e.to_string()), "could not release claim");
         }
     }
 
@@ -387,10 +388,10 @@ fn log_result(
                 Outcome::Duplicate { .. } | Outcome::Gone => ("", "", "", "", ""),
             };
             tracing::info!(
-                sqs_message_id = sqs_id,
-                notification_id = %ids.notification_id,
-                grant_id = %ids.grant_id,
-                message_id = %ids.message_id,
+                sqs_message_id = %Escaped(sqs_id),
+                notification_id = %Escaped(&ids.notification_id),
+                grant_id = %Escaped(&ids.grant_id),
+                message_id = %Escaped(&ids.message_id),
                 outcome = outcome.code(),
                 reason,
                 ticket_id,
@@ -403,14 +404,14 @@ fn log_result(
         }
         Err(failure) => {
             tracing::warn!(
-                sqs_message_id = sqs_id,
+                sqs_message_id = %Escaped(sqs_id),
                 receive_count,
-                notification_id = %ids.notification_id,
-                grant_id = %ids.grant_id,
-                message_id = %ids.message_id,
+                notification_id = %Escaped(&ids.notification_id),
+                grant_id = %Escaped(&ids.grant_id),
+                message_id = %Escaped(&ids.message_id),
                 outcome = "failed",
                 failure = failure.code(),
-                reason = %failure,
+                reason = %Escaped(&failure.to_string()),
                 duration_us,
                 "record failed; reported for retry"
             );
