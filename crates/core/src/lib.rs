@@ -12,6 +12,7 @@ pub mod filters;
 pub mod gzip;
 pub mod ingest;
 pub mod json_error;
+pub mod listing;
 pub mod logsafe;
 pub mod message;
 pub mod notification;

@@ -128,6 +128,8 @@ pub struct TicketFilter {
     pub status: Option<String>,
     /// At most this many, newest first; `None`: all of them.
     pub limit: Option<usize>,
+    /// Only tickets after this one in newest-first order (the next page).
+    pub after: Option<crate::listing::Cursor>,
 }
 
 /// Tickets, with threading. Writes are idempotent: writing the same message
@@ -140,7 +142,8 @@ pub trait TicketStore: Send + Sync {
         ticket: &Ticket,
     ) -> impl Future<Output = Result<TicketWrite, StoreError>> + Send;
 
-    /// List tickets (newest first), filtered.
+    /// List tickets, filtered, in [`crate::listing::newest_first`] order,
+    /// starting after `filter.after` when set.
     fn list(
         &self,
         filter: &TicketFilter,

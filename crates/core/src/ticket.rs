@@ -25,8 +25,8 @@ pub struct AttachmentMeta {
 impl From<&Attachment> for AttachmentMeta {
     fn from(a: &Attachment) -> Self {
         AttachmentMeta {
-            filename: a.filename.clone(),
-            content_type: a.content_type.clone(),
+            filename: cap_chars(&a.filename, MAX_ATTACHMENT_FIELD_CHARS),
+            content_type: cap_chars(&a.content_type, MAX_ATTACHMENT_FIELD_CHARS),
             size: a.size,
             inline: a.is_inline,
         }
@@ -65,6 +65,53 @@ pub struct Ticket {
     /// `In-Reply-To` and `References` values (angle brackets stripped).
     #[serde(default)]
     pub thread_keys: Vec<String>,
+    /// Recipients (`to` and `cc`) beyond [`MAX_RECIPIENTS_KEPT`] per list,
+    /// counted but not kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recipients_omitted: u32,
+    /// Attachments beyond [`MAX_ATTACHMENTS_KEPT`], counted but not kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attachments_omitted: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Longest subject kept on a ticket, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 256;
+/// Most recipients kept per list (`to`, `cc`); the rest are counted.
+pub const MAX_RECIPIENTS_KEPT: usize = 20;
+/// Longest name or address kept for a participant, in characters.
+pub const MAX_PARTICIPANT_CHARS: usize = 256;
+/// Most attachments whose metadata a ticket keeps; the rest are counted.
+pub const MAX_ATTACHMENTS_KEPT: usize = 20;
+/// Longest attachment file name or content type kept, in characters.
+pub const MAX_ATTACHMENT_FIELD_CHARS: usize = 200;
+
+/// `s` cut to at most `max` characters, on a character boundary.
+pub fn cap_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => s[..end].to_string(),
+        None => s.to_string(),
+    }
+}
+
+fn capped_participant(p: &Participant) -> Participant {
+    Participant {
+        name: cap_chars(&p.name, MAX_PARTICIPANT_CHARS),
+        email: cap_chars(&p.email, MAX_PARTICIPANT_CHARS),
+    }
+}
+
+/// The first [`MAX_RECIPIENTS_KEPT`] of a list, capped, and how many were left out.
+fn kept_recipients(list: &[Participant]) -> (Vec<Participant>, usize) {
+    let kept = list
+        .iter()
+        .take(MAX_RECIPIENTS_KEPT)
+        .map(capped_participant)
+        .collect();
+    (kept, list.len().saturating_sub(MAX_RECIPIENTS_KEPT))
 }
 
 /// Longest snippet kept on a ticket, in characters.
@@ -191,8 +238,11 @@ pub fn build_ticket(
         .reply_to
         .first()
         .or(msg.from.first())
-        .cloned()
+        .map(capped_participant)
         .unwrap_or_default();
+    let (to, to_omitted) = kept_recipients(&msg.to);
+    let (cc, cc_omitted) = kept_recipients(&msg.cc);
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let received_at = msg.date.unwrap_or(now_s);
     let text = if visible_text.trim().is_empty() {
         msg.snippet.as_deref().unwrap_or("")
@@ -204,10 +254,13 @@ pub fn build_ticket(
         grant_id: msg.grant_id.clone(),
         message_id: msg.id.clone(),
         thread_id: msg.thread_id.clone().filter(|t| !t.is_empty()),
-        subject: msg.subject.clone().unwrap_or_default(),
+        subject: cap_chars(
+            msg.subject.as_deref().unwrap_or_default(),
+            MAX_SUBJECT_CHARS,
+        ),
         requester,
-        to: msg.to.clone(),
-        cc: msg.cc.clone(),
+        to,
+        cc,
         category: class.category.clone(),
         queue: class.queue.clone(),
         priority: class.priority.as_str().to_string(),
@@ -218,9 +271,16 @@ pub fn build_ticket(
         message_count: 1,
         message_ids: vec![msg.id.clone()],
         snippet: snippet(text, SNIPPET_CHARS),
-        attachments: msg.attachments.iter().map(AttachmentMeta::from).collect(),
+        attachments: msg
+            .attachments
+            .iter()
+            .take(MAX_ATTACHMENTS_KEPT)
+            .map(AttachmentMeta::from)
+            .collect(),
         applied_rules: class.applied_rules.clone(),
         thread_keys: thread_keys(msg),
+        recipients_omitted: count(to_omitted.saturating_add(cc_omitted)),
+        attachments_omitted: count(msg.attachments.len().saturating_sub(MAX_ATTACHMENTS_KEPT)),
     }
 }
 
@@ -277,5 +337,49 @@ mod build_tests {
         assert_eq!(t.attachments[0].filename, "f.pdf");
         let json = serde_json::to_string(&t).unwrap();
         assert!(!json.contains("secret body text"));
+        assert!(!json.contains("omitted"), "zero counts are not serialised");
+    }
+
+    #[test]
+    fn what_a_ticket_keeps_is_bounded() {
+        let p = |i: usize| Participant {
+            name: "N".repeat(5_000),
+            email: format!("user{i}@example.org"),
+        };
+        let msg = Message {
+            id: "m1".into(),
+            grant_id: "g1".into(),
+            subject: Some("é".repeat(100_000)),
+            from: vec![p(0)],
+            to: (0..5_000).map(p).collect(),
+            cc: (0..30).map(p).collect(),
+            attachments: (0..500)
+                .map(|i| Attachment {
+                    filename: format!("{i}{}", "f".repeat(10_000)),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let class = Classification {
+            category: "general".into(),
+            queue: "support".into(),
+            priority: Priority::Low,
+            applied_rules: vec![],
+        };
+        let t = build_ticket(&msg, &class, "", 1);
+        assert_eq!(t.subject.chars().count(), MAX_SUBJECT_CHARS);
+        assert_eq!(
+            (t.to.len(), t.cc.len()),
+            (MAX_RECIPIENTS_KEPT, MAX_RECIPIENTS_KEPT)
+        );
+        assert_eq!(t.recipients_omitted, 5_000 - 20 + 30 - 20);
+        assert_eq!(t.attachments.len(), MAX_ATTACHMENTS_KEPT);
+        assert_eq!(t.attachments_omitted, 480);
+        assert_eq!(t.requester.name.chars().count(), MAX_PARTICIPANT_CHARS);
+        let bytes = serde_json::to_vec(&t).unwrap().len();
+        assert!(bytes < 64 * 1024, "{bytes}");
+        let back: Ticket = serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
     }
 }

@@ -109,6 +109,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
+use triage_core::listing::newest_first;
 use triage_core::ports::{StoreError, TicketFilter, TicketStore};
 use triage_core::ticket::{Ticket, TicketWrite};
 
@@ -686,7 +687,10 @@ impl TicketStore for DynamoTickets {
                 .map_err(|e| map_sdk_error(&what, &e))?;
             for item in out.items() {
                 match item_to_ticket(item) {
-                    Some(t) => tickets.push(t),
+                    Some(t) if filter.after.as_ref().is_none_or(|c| c.admits(&t)) => {
+                        tickets.push(t);
+                    }
+                    Some(_) => {}
                     None => tracing::warn!(
                         pk = get_s(item, "pk").unwrap_or_default(),
                         "unreadable ticket item skipped"
@@ -698,7 +702,7 @@ impl TicketStore for DynamoTickets {
                 _ => break,
             }
         }
-        tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        tickets.sort_by(newest_first);
         if let Some(limit) = filter.limit {
             tickets.truncate(limit);
         }

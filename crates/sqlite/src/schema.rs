@@ -86,7 +86,14 @@ CREATE INDEX dead_letters_by_time ON queue_dead_letters (dead_at_ms, id);
 "#;
 
 /// Every migration, in order.
-const MIGRATIONS: &[&str] = &[V1];
+/// Tickets keep at most 20 recipients per list and 20 attachments; these
+/// count the rest.
+const V2: &str = r#"
+ALTER TABLE tickets ADD COLUMN recipients_omitted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN attachments_omitted INTEGER NOT NULL DEFAULT 0;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

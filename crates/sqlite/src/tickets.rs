@@ -74,20 +74,21 @@ pub(crate) const UPDATE_LAST_MESSAGE_AT: &str =
 const INSERT_TICKET: &str = r#"INSERT INTO tickets (id, grant_id, message_id, thread_id,
     subject, requester, "to", cc, category, queue, priority, status, received_at,
     created_at, last_message_at, message_count, message_ids, snippet, attachments,
-    applied_rules, thread_keys)
+    applied_rules, thread_keys, recipients_omitted, attachments_omitted)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21)"#;
+    ?18, ?19, ?20, ?21, ?22, ?23)"#;
 
 const TICKET_COLUMNS: &str = r#"id, grant_id, message_id, thread_id, subject, requester,
     "to", cc, category, queue, priority, status, received_at, created_at,
     last_message_at, message_count, message_ids, snippet, attachments, applied_rules,
-    thread_keys"#;
+    thread_keys, recipients_omitted, attachments_omitted"#;
 
 /// The list query for a filter: only the given conditions, so the planner
 /// can use the matching index.
 pub(crate) fn list_sql(filter: &TicketFilter) -> String {
     let mut sql = format!("SELECT {TICKET_COLUMNS} FROM tickets");
     let mut n = 0;
+    let and = |sql: &mut String, n: usize| sql.push_str(if n == 1 { " WHERE " } else { " AND " });
     for (column, value) in [
         ("queue", &filter.queue),
         ("priority", &filter.priority),
@@ -95,9 +96,18 @@ pub(crate) fn list_sql(filter: &TicketFilter) -> String {
     ] {
         if value.is_some() {
             n += 1;
-            sql.push_str(if n == 1 { " WHERE " } else { " AND " });
+            and(&mut sql, n);
             sql.push_str(&format!("{column} = ?{n}"));
         }
+    }
+    if filter.after.is_some() {
+        // After the cursor in `listing::newest_first` order.
+        n += 1;
+        and(&mut sql, n);
+        let (at, id) = (n, n + 1);
+        sql.push_str(&format!(
+            "(created_at < ?{at} OR (created_at = ?{at} AND id > ?{id}))"
+        ));
     }
     sql.push_str(" ORDER BY created_at DESC, id");
     if let Some(limit) = filter.limit {
@@ -105,6 +115,21 @@ pub(crate) fn list_sql(filter: &TicketFilter) -> String {
         sql.push_str(&format!(" LIMIT {limit}"));
     }
     sql
+}
+
+/// The values for [`list_sql`]'s parameters, in order.
+pub(crate) fn list_params(filter: &TicketFilter) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    let mut values: Vec<Value> = [&filter.queue, &filter.priority, &filter.status]
+        .into_iter()
+        .flatten()
+        .map(|v| Value::Text(v.clone()))
+        .collect();
+    if let Some(c) = &filter.after {
+        values.push(Value::Integer(c.created_at));
+        values.push(Value::Text(c.id.clone()));
+    }
+    values
 }
 
 /// The pointers one message touches.
@@ -289,7 +314,7 @@ fn create(tx: &Transaction<'_>, ticket: &Ticket, keys: &Keys) -> Result<(), Sqli
     }
     let listed = u32::try_from(ids.len()).unwrap_or(u32::MAX);
     let count = ticket.message_count.max(listed);
-    let params: [&dyn rusqlite::ToSql; 21] = [
+    let params: [&dyn rusqlite::ToSql; 23] = [
         &ticket.id,
         &ticket.grant_id,
         &ticket.message_id,
@@ -311,6 +336,8 @@ fn create(tx: &Transaction<'_>, ticket: &Ticket, keys: &Keys) -> Result<(), Sqli
         &to_json(&ticket.attachments, &context)?,
         &to_json(&ticket.applied_rules, &context)?,
         &to_json(&ticket.thread_keys, &context)?,
+        &ticket.recipients_omitted,
+        &ticket.attachments_omitted,
     ];
     let ctx = || context.clone();
     tx.prepare_cached(INSERT_TICKET)
@@ -354,6 +381,8 @@ fn row_to_ticket(row: &Row<'_>) -> Result<Ticket, String> {
         attachments: json_col(row, 18, "attachments")?,
         applied_rules: json_col(row, 19, "applied_rules")?,
         thread_keys: json_col(row, 20, "thread_keys")?,
+        recipients_omitted: col(row, 21, "recipients_omitted")?,
+        attachments_omitted: col(row, 22, "attachments_omitted")?,
     })
 }
 
@@ -372,11 +401,7 @@ impl TicketStore for SqliteStore {
 
     async fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
         let sql = list_sql(filter);
-        let values: Vec<String> = [&filter.queue, &filter.priority, &filter.status]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let values = list_params(filter);
         let tickets = self
             .db
             .read("list tickets", move |conn| {
@@ -417,9 +442,25 @@ mod tests {
             priority: None,
             status: Some("open".into()),
             limit: Some(50),
+            after: None,
         });
         assert!(
             sql.ends_with("WHERE queue = ?1 AND status = ?2 ORDER BY created_at DESC, id LIMIT 50")
+        );
+        let sql = list_sql(&TicketFilter {
+            queue: Some("q".into()),
+            after: Some(triage_core::listing::Cursor {
+                created_at: 5,
+                id: "t_00".into(),
+            }),
+            ..Default::default()
+        });
+        assert!(
+            sql.ends_with(
+                "WHERE queue = ?1 AND (created_at < ?2 OR (created_at = ?2 AND id > ?3)) \
+                 ORDER BY created_at DESC, id"
+            ),
+            "{sql}"
         );
     }
 
@@ -456,6 +497,8 @@ mod tests {
             attachments: vec![],
             applied_rules: vec![],
             thread_keys: vec![],
+            recipients_omitted: 0,
+            attachments_omitted: 0,
         }
     }
 }

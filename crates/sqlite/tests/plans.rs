@@ -76,6 +76,23 @@ async fn list_reads_in_index_order() {
             priority: some("high"),
             status: some("open"),
             limit: Some(100),
+            after: None,
+        },
+        TicketFilter {
+            queue: some("billing"),
+            limit: Some(100),
+            after: Some(triage_core::listing::Cursor {
+                created_at: 1,
+                id: "t_00".into(),
+            }),
+            ..Default::default()
+        },
+        TicketFilter {
+            after: Some(triage_core::listing::Cursor {
+                created_at: 1,
+                id: "t_00".into(),
+            }),
+            ..Default::default()
         },
     ] {
         let lines = plan(&db, &list_query(&filter)).await;

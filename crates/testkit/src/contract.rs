@@ -38,6 +38,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use triage_core::Participant;
+use triage_core::listing::{Cursor, newest_first};
 use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, TicketFilter, TicketStore,
 };
@@ -116,6 +117,8 @@ pub fn sample_ticket(grant_id: &str, message_id: &str, thread_id: Option<&str>, 
             decision: "queue=support".into(),
         }],
         thread_keys: vec![],
+        recipients_omitted: 0,
+        attachments_omitted: 0,
     }
 }
 
@@ -688,6 +691,7 @@ pub async fn list_filters_and_orders<S: TicketStore>(store: &S) {
             priority: Some("high".into()),
             status: Some("open".into()),
             limit: None,
+            after: None,
         },
         vec![&c],
     )
@@ -729,6 +733,66 @@ pub async fn tickets_contract<S: TicketStore>(store: &S) {
     recorded_message_is_never_counted_twice(store).await;
     grants_do_not_share_threads(store).await;
     list_filters_and_orders(store).await;
+    list_pages_with_a_cursor(store).await;
+}
+
+/// Walking the listing page by page with [`Cursor`]s lists every ticket
+/// once, in newest-first order, ties on `created_at` included; the counts
+/// of omitted recipients and attachments are kept.
+pub async fn list_pages_with_a_cursor<S: TicketStore>(store: &S) {
+    let grant = unique_name("grant");
+    let queue = unique_name("pages");
+    let mut written = Vec::new();
+    for (i, at) in [5_000, 5_000, 4_000, 4_000, 4_000, 3_000, 2_000]
+        .iter()
+        .enumerate()
+    {
+        let mut t = sample_ticket(&grant, &format!("p{i}"), Some(&format!("thp{i}")), *at);
+        t.queue = queue.clone();
+        t.recipients_omitted = u32::try_from(i).unwrap_or(0) * 10;
+        t.attachments_omitted = 3;
+        write_ok(store, &t).await;
+        written.push(t);
+    }
+    written.sort_by(newest_first);
+    let filter = |after: Option<Cursor>, limit: usize| TicketFilter {
+        queue: Some(queue.clone()),
+        limit: Some(limit),
+        after,
+        ..Default::default()
+    };
+    for page_size in [1, 2, 3, 7, 10] {
+        let mut walked: Vec<Ticket> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .list(&filter(after.clone(), page_size))
+                .await
+                .unwrap_or_else(|e| panic!("list page failed: {e}"));
+            assert!(
+                page.len() <= page_size,
+                "page of {page_size}: {}",
+                page.len()
+            );
+            let Some(last) = page.last() else { break };
+            after = Some(Cursor::after(last));
+            walked.extend(page);
+            assert!(
+                walked.len() <= written.len(),
+                "paging by {page_size} repeats tickets"
+            );
+        }
+        let ids = |v: &[Ticket]| v.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&walked), ids(&written), "pages of {page_size}");
+        for (got, want) in walked.iter().zip(&written) {
+            assert_eq!(
+                got.recipients_omitted, want.recipients_omitted,
+                "{}",
+                got.id
+            );
+            assert_eq!(got.attachments_omitted, 3, "{}", got.id);
+        }
+    }
 }
 
 /// How the messages of a concurrently written new thread find each other.

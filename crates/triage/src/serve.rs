@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Deserialize;
 use tokio::sync::watch;
+use triage_core::listing::{self, Cursor, DEFAULT_PAGE_TICKETS, MAX_PAGE_BYTES, MAX_PAGE_TICKETS};
 use triage_core::ports::{TicketFilter, TicketStore};
 use triage_ingest::IngestState;
 
@@ -36,12 +37,9 @@ struct TicketQuery {
     queue: Option<String>,
     priority: Option<String>,
     status: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
-
-/// `GET /tickets` answers at most this many unless `limit` says fewer.
-pub const MAX_TICKETS_PER_PAGE: usize = 1000;
-const DEFAULT_TICKETS_PER_PAGE: usize = 100;
 
 async fn webhook(
     State(app): State<Arc<AppState>>,
@@ -64,18 +62,33 @@ async fn webhook(
 }
 
 async fn tickets(State(app): State<Arc<AppState>>, Query(q): Query<TicketQuery>) -> Response<Body> {
+    let bad_request = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": "bad_request", "message": message})),
+        )
+            .into_response()
+    };
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => DEFAULT_PAGE_TICKETS,
+        Some(Ok(n)) if (1..=MAX_PAGE_TICKETS).contains(&n) => n,
+        Some(_) => return bad_request("limit must be a number from 1 to 1000"),
+    };
+    let after = match q.cursor.as_deref().map(Cursor::decode) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(_)) => return bad_request("cursor is not one this server gave out"),
+    };
     let filter = TicketFilter {
         queue: q.queue,
         priority: q.priority,
         status: q.status,
-        limit: Some(
-            q.limit
-                .unwrap_or(DEFAULT_TICKETS_PER_PAGE)
-                .clamp(1, MAX_TICKETS_PER_PAGE),
-        ),
+        // One more than the page, to know whether another page follows.
+        limit: Some(limit + 1),
+        after,
     };
     match app.tickets.list(&filter).await {
-        Ok(list) => axum::Json(list).into_response(),
+        Ok(list) => axum::Json(listing::page(list, limit, MAX_PAGE_BYTES)).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),

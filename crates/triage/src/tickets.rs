@@ -1,48 +1,70 @@
-//! `triage tickets`: list tickets as a table or JSON lines.
+//! `triage tickets`: list tickets as a table or JSON lines, page by page
+//! (so `--limit 0`, every ticket, holds one page in memory, not the store).
 
+use triage_core::listing::{Cursor, MAX_PAGE_TICKETS};
+use triage_core::logsafe::escape_capped;
 use triage_core::ports::{TicketFilter, TicketStore};
 
 use crate::runtime::AnyTickets;
 
-pub async fn run(
-    store: &AnyTickets,
-    queue: Option<String>,
-    priority: Option<String>,
-    status: Option<String>,
-    limit: usize,
-    json: bool,
-) -> Result<(), String> {
-    let filter = TicketFilter {
-        queue,
-        priority,
-        status,
-        limit: (limit > 0).then_some(limit),
-    };
-    let list = store.list(&filter).await.map_err(|e| e.to_string())?;
-    if json {
-        for t in &list {
-            println!("{}", serde_json::to_string(t).map_err(|e| e.to_string())?);
-        }
-        return Ok(());
-    }
+/// Which tickets, and how many (`None`: all of them).
+pub struct Query {
+    pub queue: Option<String>,
+    pub priority: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<usize>,
+}
+
+pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), String> {
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     table.set_header(vec![
         "id", "queue", "category", "priority", "status", "msgs", "subject",
     ]);
-    for t in &list {
-        let subject: String = t.subject.chars().take(60).collect();
-        table.add_row(vec![
-            t.id.clone(),
-            t.queue.clone(),
-            t.category.clone(),
-            t.priority.clone(),
-            t.status.clone(),
-            t.message_count.to_string(),
-            subject,
-        ]);
+    let mut listed = 0usize;
+    let mut after = None;
+    loop {
+        let want = q.limit.map_or(MAX_PAGE_TICKETS, |l| {
+            l.saturating_sub(listed).min(MAX_PAGE_TICKETS)
+        });
+        if want == 0 {
+            break;
+        }
+        let filter = TicketFilter {
+            queue: q.queue.clone(),
+            priority: q.priority.clone(),
+            status: q.status.clone(),
+            limit: Some(want),
+            after: after.take(),
+        };
+        let page = store.list(&filter).await.map_err(|e| e.to_string())?;
+        for t in &page {
+            if json {
+                println!("{}", serde_json::to_string(t).map_err(|e| e.to_string())?);
+            } else {
+                // Subjects, and queues named by `support+queue@` aliases,
+                // come from mail: escaped so they cannot drive the terminal.
+                let cell = |s: &str, max: usize| escape_capped(s, max);
+                table.add_row(vec![
+                    cell(&t.id, 40),
+                    cell(&t.queue, 40),
+                    cell(&t.category, 40),
+                    cell(&t.priority, 20),
+                    cell(&t.status, 20),
+                    t.message_count.to_string(),
+                    cell(&t.subject, 60),
+                ]);
+            }
+        }
+        listed += page.len();
+        match page.last() {
+            Some(last) if page.len() == want => after = Some(Cursor::after(last)),
+            _ => break,
+        }
     }
-    println!("{table}");
-    println!("{} ticket(s)", list.len());
+    if !json {
+        println!("{table}");
+        println!("{listed} ticket(s)");
+    }
     Ok(())
 }

@@ -112,14 +112,23 @@ pub async fn tickets(client: &reqwest::Client, base: &str) -> Vec<Value> {
     tickets_where(client, base, "limit=1000").await
 }
 
-/// `GET /tickets?{query}`.
+/// The tickets of the first page of `GET /tickets?{query}`.
 pub async fn tickets_where(client: &reqwest::Client, base: &str, query: &str) -> Vec<Value> {
+    let page = tickets_page(client, base, query).await;
+    match page.get("tickets") {
+        Some(Value::Array(list)) => list.clone(),
+        _ => panic!("GET /tickets?{query}: no `tickets` array in {page}"),
+    }
+}
+
+/// One page of `GET /tickets?{query}`: `{"tickets": [...], "next_cursor": ...}`.
+pub async fn tickets_page(client: &reqwest::Client, base: &str, query: &str) -> Value {
     client
         .get(format!("{base}/tickets?{query}"))
         .send()
         .await
         .unwrap()
-        .json::<Vec<Value>>()
+        .json::<Value>()
         .await
         .unwrap()
 }
