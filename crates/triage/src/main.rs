@@ -4,9 +4,13 @@
 //! SQLite store and durable queue by default, or DynamoDB and SQS.
 
 mod app;
+mod body_deadline;
 mod classify;
+mod conn_deadline;
 mod dlq;
+mod http_server;
 mod input;
+mod limits;
 mod memqueue;
 mod output;
 mod replay;
@@ -207,6 +211,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { listen, quiet } => {
+            let limits = limits::Limits::from_env().map_err(|e| e.to_string())?;
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, tickets) = build(&cli.db, cli.store, cli.queue, rules).await?;
@@ -216,6 +221,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 worker,
                 tickets,
                 printer,
+                limits,
             })
             .await?;
             Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use triage_core::ports::{TicketFilter, TicketStore};
 use triage_ingest::IngestState;
 
+use crate::limits::Limits;
 use crate::output::Printer;
 use crate::runtime::{AnyQueue, AnyTickets, LocalWorker, LoopMode, now_ms, worker_loop};
 
@@ -24,6 +25,7 @@ pub struct ServeParts {
     pub worker: Arc<LocalWorker>,
     pub tickets: AnyTickets,
     pub printer: Arc<Printer>,
+    pub limits: Limits,
 }
 
 struct AppState {
@@ -43,6 +45,10 @@ struct TicketQuery {
 pub const MAX_TICKETS_PER_PAGE: usize = 1000;
 const DEFAULT_TICKETS_PER_PAGE: usize = 100;
 
+/// `Retry-After` (seconds) on a 503 from the webhook (queue unavailable or
+/// too slow): the provider retries on its own schedule; others may use it.
+const WEBHOOK_RETRY_AFTER_S: &str = "5";
+
 async fn webhook(
     State(app): State<Arc<AppState>>,
     method: Method,
@@ -50,7 +56,7 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    triage_ingest::handle(
+    let mut reply = triage_ingest::handle(
         &app.ingest,
         &method,
         uri.path(),
@@ -60,7 +66,14 @@ async fn webhook(
         now_ms(),
     )
     .await
-    .into_response()
+    .into_response::<Body>();
+    if reply.status() == StatusCode::SERVICE_UNAVAILABLE {
+        reply.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(WEBHOOK_RETRY_AFTER_S),
+        );
+    }
+    reply
 }
 
 async fn tickets(State(app): State<Arc<AppState>>, Query(q): Query<TicketQuery>) -> Response<Body> {
@@ -118,9 +131,17 @@ async fn shutdown_signal() {
 
 pub async fn run(parts: ServeParts) -> Result<(), String> {
     let limit = parts.ingest.policy.max_body_bytes.saturating_add(1);
+    // The worker's queue waits as usual; the webhook's answers in time.
     let queue = parts.ingest.queue.clone();
+    let ingest = IngestState {
+        queue: parts
+            .ingest
+            .queue
+            .with_enqueue_deadline(parts.limits.enqueue_deadline),
+        ..parts.ingest
+    };
     let app_state = Arc::new(AppState {
-        ingest: parts.ingest,
+        ingest,
         tickets: parts.tickets,
     });
     let app = Router::new()
@@ -147,10 +168,7 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
         LoopMode::UntilShutdown,
         None,
     ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server: {e}"))?;
+    crate::http_server::serve(listener, app, parts.limits, limit, shutdown_signal()).await;
     eprintln!("triage: shutting down; draining the queue (what is left stays queued on disk)");
     let _ = stop_tx.send(true);
     let _ = worker.await;
