@@ -4,6 +4,7 @@
 //! SQLite store and durable queue by default, or DynamoDB and SQS.
 
 mod app;
+mod auth;
 mod body_deadline;
 mod classify;
 mod conn_deadline;
@@ -212,6 +213,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Serve { listen, quiet } => {
             let limits = limits::Limits::from_env().map_err(|e| e.to_string())?;
+            let token = auth::ApiToken::from_env().map_err(|e| e.to_string())?;
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, tickets) = build(&cli.db, cli.store, cli.queue, rules).await?;
@@ -222,6 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 tickets,
                 printer,
                 limits,
+                token,
             })
             .await?;
             Ok(ExitCode::SUCCESS)

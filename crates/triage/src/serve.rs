@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 use triage_core::ports::{TicketFilter, TicketStore};
 use triage_ingest::IngestState;
 
+use crate::auth::{ApiToken, TOKEN_VAR, require_token};
 use crate::limits::Limits;
 use crate::output::Printer;
 use crate::runtime::{AnyQueue, AnyTickets, LocalWorker, LoopMode, now_ms, worker_loop};
@@ -26,6 +28,8 @@ pub struct ServeParts {
     pub tickets: AnyTickets,
     pub printer: Arc<Printer>,
     pub limits: Limits,
+    /// `TRIAGE_API_TOKEN`: required by the read API when set.
+    pub token: Option<ApiToken>,
 }
 
 struct AppState {
@@ -144,10 +148,14 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
         ingest,
         tickets: parts.tickets,
     });
+    // The read API: behind TRIAGE_API_TOKEN when it is set.
+    let read_api = Router::new()
+        .route("/tickets", get(tickets))
+        .route_layer(from_fn_with_state(parts.token.clone(), require_token));
     let app = Router::new()
         .route(triage_ingest::handler::ROUTE, any(webhook))
-        .route("/tickets", get(tickets))
         .route("/healthz", get(healthz))
+        .merge(read_api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app_state);
@@ -158,6 +166,11 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
     eprintln!(
         "triage: listening on http://{addr}  (webhook: http://{addr}/webhooks/nylas, tickets: http://{addr}/tickets)"
     );
+    if parts.token.is_none() && !addr.ip().is_loopback() {
+        eprintln!(
+            "triage: warning: listening beyond this machine without {TOKEN_VAR}: anyone who can reach {addr} can read GET /tickets; set {TOKEN_VAR} or listen on 127.0.0.1"
+        );
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(worker_loop(

@@ -1,7 +1,9 @@
 //! The bounds of `triage serve`'s HTTP server, against the real binary:
 //! slow request heads, short bodies and idle keep-alive connections are cut
-//! off, connections over the cap are refused, and the webhook answers in
-//! time while another process holds the database's write lock.
+//! off, connections over the cap are refused, the read API needs
+//! `TRIAGE_API_TOKEN` when it is set (and the token is never printed), and
+//! the webhook answers in time while another process holds the database's
+//! write lock.
 //!
 //! Timing assertions are generous upper bounds only: the servers here run
 //! with bounds of a few hundred milliseconds, the tests allow seconds.
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use common::{SECRET, free_port, notification};
 use triage_core::signature::sign_nylas;
+
+const TOKEN: &str = "bounds-test-token-0123456789";
 
 /// A `triage serve` process whose stderr goes to a file.
 struct Served {
@@ -261,6 +265,66 @@ fn connections_over_the_cap_are_refused_with_503() {
     assert_eq!(get_healthz(&mut again).0, 200);
 }
 
+#[tokio::test]
+async fn the_read_api_needs_the_token_when_it_is_set() {
+    let server = serve(&[("TRIAGE_API_TOKEN", TOKEN)]);
+    let client = reqwest::Client::new();
+    let base = server.base();
+
+    let missing = client.get(format!("{base}/tickets")).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 401);
+    let challenge = missing.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+    assert!(!body.to_string().contains(TOKEN));
+
+    for wrong in [
+        format!("Bearer {TOKEN}x"),
+        format!("Bearer {}", &TOKEN[..TOKEN.len() - 1]),
+        format!("Basic {TOKEN}"),
+        TOKEN.to_string(),
+    ] {
+        let r = client
+            .get(format!("{base}/tickets"))
+            .header("Authorization", wrong.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{wrong} was accepted");
+    }
+
+    let ok = client
+        .get(format!("{base}/tickets"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert!(ok.json::<Vec<serde_json::Value>>().await.is_ok());
+
+    // /healthz and the signed webhook never need it.
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let body = notification("message.created", "tok1", "tt1", "Hello", Some("hi"));
+    assert_eq!(common::post(&client, &base, &body).await.unwrap(), 200);
+
+    // Never printed, not even with RUST_LOG=debug.
+    let log = server.stderr();
+    assert!(log.contains("listening on"), "{log}");
+    assert!(!log.contains(TOKEN), "the token was printed");
+    assert!(!log.contains("warning: listening beyond"), "{log}");
+}
+
+#[test]
+fn tickets_stay_open_without_a_token() {
+    let server = serve(&[]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.write_all(b"GET /tickets HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s).0, 200);
+}
+
 /// Run `triage serve` with `env`, expecting it to refuse to start: its
 /// exit success and stderr, or `None` if it was still running after 10 s.
 fn start_refused(env: &[(&str, &str)]) -> Option<(bool, String)> {
@@ -295,11 +359,35 @@ fn start_refused(env: &[(&str, &str)]) -> Option<(bool, String)> {
 }
 
 #[test]
+fn a_bad_token_stops_the_start_without_printing_it() {
+    let (ok, err) =
+        start_refused(&[("TRIAGE_API_TOKEN", "short-one")]).expect("started with a bad token");
+    assert!(!ok);
+    assert!(err.contains("TRIAGE_API_TOKEN"), "{err}");
+    assert!(!err.contains("short-one"), "{err}");
+}
+
+#[test]
 fn a_bad_limit_stops_the_start_naming_the_variable() {
     let (ok, err) =
         start_refused(&[("TRIAGE_BODY_TIMEOUT_MS", "soon")]).expect("started with a bad limit");
     assert!(!ok);
     assert!(err.contains("TRIAGE_BODY_TIMEOUT_MS"), "{err}");
+}
+
+#[test]
+fn listening_beyond_loopback_without_a_token_warns() {
+    let server = serve_on("0.0.0.0", &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = server.stderr();
+    while !log.contains("listening on") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        log = server.stderr();
+    }
+    assert!(
+        log.contains("warning: listening beyond this machine without TRIAGE_API_TOKEN"),
+        "{log}"
+    );
 }
 
 /// Hold SQLite's write lock from another connection (another process, as
