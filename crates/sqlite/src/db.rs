@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
@@ -159,6 +160,80 @@ impl SqliteDb {
         .await
     }
 
+    /// [`write`](Self::write) with a deadline: answers by `deadline` (plus
+    /// the time of a commit already under way), committed or not.
+    ///
+    /// Waiting for the writer connection (another write of this process)
+    /// and for SQLite's write lock (another process, bounded by a busy
+    /// timeout shortened to what is left) both count. When time runs out
+    /// first the transaction is rolled back, or never begun, and the answer
+    /// is [`SqliteError::Deadline`]: an error always means nothing was
+    /// written, even when the blocking task finishes later.
+    pub(crate) async fn write_by<T, F>(
+        &self,
+        deadline: Instant,
+        context: String,
+        f: F,
+    ) -> Result<T, SqliteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, SqliteError> + Send + 'static,
+    {
+        let started = Instant::now();
+        let gate = Arc::new(AtomicU8::new(PENDING));
+        let inner = self.inner.clone();
+        let task_gate = gate.clone();
+        let task_context = context.clone();
+        let gave_up = move |context: String| SqliteError::Deadline {
+            context,
+            waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let task = blocking(context.clone(), move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .map_err(|_| SqliteError::Poisoned(task_context.clone()))?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || task_gate.load(Ordering::Acquire) != PENDING {
+                return Err(gave_up(task_context));
+            }
+            conn.busy_timeout(left.min(BUSY_TIMEOUT))
+                .ctx(|| format!("{task_context}: set busy timeout"))?;
+            let out =
+                commit_unless_abandoned(&mut conn, &task_gate, &task_context, f).map_err(|e| {
+                    if e.is_busy() {
+                        gave_up(task_context.clone())
+                    } else {
+                        e
+                    }
+                });
+            // Back to the usual wait for the next write on this connection.
+            let restored = conn
+                .busy_timeout(BUSY_TIMEOUT)
+                .ctx(|| format!("{task_context}: restore busy timeout"));
+            let out = out?;
+            restored?;
+            Ok(out)
+        });
+        tokio::pin!(task);
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), &mut task).await {
+            Ok(done) => done,
+            Err(_) => {
+                if gate
+                    .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    // The task will not commit; it finishes (or never
+                    // starts its transaction) on its own.
+                    Err(gave_up(context))
+                } else {
+                    // The commit is under way: its outcome is the answer.
+                    task.await
+                }
+            }
+        }
+    }
+
     /// Run `f` on the reader connection (the writer in memory), on the
     /// blocking pool.
     pub(crate) async fn read<T, F>(&self, context: &str, f: F) -> Result<T, SqliteError>
@@ -175,6 +250,41 @@ impl SqliteDb {
         })
         .await
     }
+}
+
+/// [`SqliteDb::write_by`]'s gate: the caller still waits.
+const PENDING: u8 = 0;
+/// The blocking task is committing; the caller waits for the outcome.
+const COMMITTING: u8 = 1;
+/// The caller gave up; the blocking task must not commit.
+const ABANDONED: u8 = 2;
+
+/// One `BEGIN IMMEDIATE` transaction running `f`, committed only if the
+/// gate moves from [`PENDING`] to [`COMMITTING`] (dropping `tx` rolls back).
+fn commit_unless_abandoned<T, F>(
+    conn: &mut Connection,
+    gate: &AtomicU8,
+    context: &str,
+    f: F,
+) -> Result<T, SqliteError>
+where
+    F: FnOnce(&Transaction<'_>) -> Result<T, SqliteError>,
+{
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(|| format!("{context}: begin"))?;
+    let out = f(&tx)?;
+    if gate
+        .compare_exchange(PENDING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return Err(SqliteError::Deadline {
+            context: context.to_string(),
+            waited_ms: 0,
+        });
+    }
+    tx.commit().ctx(|| format!("{context}: commit"))?;
+    Ok(out)
 }
 
 /// Per-connection settings.

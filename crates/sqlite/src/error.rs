@@ -53,6 +53,10 @@ pub enum SqliteError {
     /// pointer naming a ticket that does not exist).
     #[error("{0}")]
     Inconsistent(String),
+    /// A write with a deadline ([`crate::SqliteQueue::send_all_by`]) could not
+    /// commit in time; nothing was written.
+    #[error("{context}: gave up after {waited_ms} ms waiting for the write lock; nothing written")]
+    Deadline { context: String, waited_ms: u64 },
 }
 
 impl SqliteError {
@@ -93,9 +97,10 @@ impl SqliteError {
                 // Conversion and binding errors are about the data itself.
                 _ => false,
             },
-            SqliteError::CreateDir { .. } | SqliteError::Poisoned(_) | SqliteError::Task { .. } => {
-                true
-            }
+            SqliteError::CreateDir { .. }
+            | SqliteError::Poisoned(_)
+            | SqliteError::Task { .. }
+            | SqliteError::Deadline { .. } => true,
             SqliteError::SchemaTooNew { .. }
             | SqliteError::Encode { .. }
             | SqliteError::Corrupt { .. }
@@ -135,6 +140,8 @@ impl From<SqliteError> for QueueError {
         if e.is_busy() {
             let ms = u64::try_from(BUSY_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
             QueueError::Timeout(ms)
+        } else if let SqliteError::Deadline { waited_ms, .. } = e {
+            QueueError::Timeout(waited_ms)
         } else {
             QueueError::Unavailable(e.to_string())
         }

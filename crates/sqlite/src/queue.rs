@@ -28,7 +28,7 @@
 //! the rest of the core. Enqueue and dead-letter instants are recorded from
 //! the system clock, for display only.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, Transaction};
 use triage_core::envelope::QueuedMessage;
@@ -440,6 +440,57 @@ fn redrive_in(
     Ok(out)
 }
 
+impl SqliteQueue {
+    /// [`send_all`](NotificationQueue::send_all), answering by `deadline`:
+    /// `Ok` means all messages are committed; an error (a
+    /// [`QueueError::Timeout`] when time ran out) means none are, even if
+    /// the write lock frees up later. For callers that owe someone an answer
+    /// in time (the local webhook endpoint).
+    pub async fn send_all_by(
+        &self,
+        messages: &[QueuedMessage],
+        deadline: Instant,
+    ) -> Result<(), QueueError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let rows = rows(messages)?;
+        let n = rows.len();
+        self.db
+            .write_by(deadline, format!("send {n} messages to queue"), move |tx| {
+                insert_rows(tx, &rows)
+            })
+            .await?;
+        tracing::debug!(messages = n, "queued locally");
+        Ok(())
+    }
+}
+
+type Row = (String, String, String);
+
+fn rows(messages: &[QueuedMessage]) -> Result<Vec<Row>, QueueError> {
+    let mut rows = Vec::with_capacity(messages.len());
+    for m in messages {
+        rows.push((
+            m.entry_id.clone(),
+            m.body.clone(),
+            attributes_json(&m.attributes)?,
+        ));
+    }
+    Ok(rows)
+}
+
+fn insert_rows(tx: &Transaction<'_>, rows: &[Row]) -> Result<(), SqliteError> {
+    let n = rows.len();
+    let ctx = || format!("send {n} messages to queue");
+    let now = now_ms();
+    let mut st = tx.prepare_cached(INSERT_MESSAGE).ctx(ctx)?;
+    for (entry_id, body, attributes) in rows {
+        st.execute((entry_id, body, attributes, now)).ctx(ctx)?;
+    }
+    Ok(())
+}
+
 impl NotificationQueue for SqliteQueue {
     /// All messages in one transaction: `Ok` means all are committed to the
     /// file (WAL, `synchronous=FULL`); any error means none are.
@@ -447,24 +498,11 @@ impl NotificationQueue for SqliteQueue {
         if messages.is_empty() {
             return Ok(());
         }
-        let mut rows = Vec::with_capacity(messages.len());
-        for m in messages {
-            rows.push((
-                m.entry_id.clone(),
-                m.body.clone(),
-                attributes_json(&m.attributes)?,
-            ));
-        }
+        let rows = rows(messages)?;
         let n = rows.len();
         self.db
             .write(format!("send {n} messages to queue"), move |tx| {
-                let ctx = || format!("send {n} messages to queue");
-                let now = now_ms();
-                let mut st = tx.prepare_cached(INSERT_MESSAGE).ctx(ctx)?;
-                for (entry_id, body, attributes) in &rows {
-                    st.execute((entry_id, body, attributes, now)).ctx(ctx)?;
-                }
-                Ok(())
+                insert_rows(tx, &rows)
             })
             .await?;
         tracing::debug!(messages = n, "queued locally");

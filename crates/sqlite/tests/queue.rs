@@ -299,3 +299,44 @@ async fn concurrent_receivers_never_share_a_hidden_message() {
     assert_eq!(seen.len(), n);
     assert_eq!(queues[1].in_flight(now()).await.unwrap(), n as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_all_by_gives_up_at_its_deadline_and_writes_nothing() {
+    use std::time::Instant;
+    use triage_core::ports::QueueError;
+
+    let (dir, db) = temp_db();
+    let q = db.queue();
+    // Another process holds the write lock.
+    let other = rusqlite::Connection::open(dir.path().join("q/triage.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    // One write waits for SQLite's lock, the other for the writer
+    // connection behind it; both answer by their deadlines.
+    let (one, two) = ([message(1)], [message(2)]);
+    let started = Instant::now();
+    let first = q.send_all_by(&one, Instant::now() + Duration::from_millis(400));
+    let second = q.send_all_by(&two, Instant::now() + Duration::from_millis(100));
+    let (first, second) = tokio::join!(first, second);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "waited {:?} (the busy timeout is 5 s)",
+        started.elapsed()
+    );
+    assert!(matches!(first, Err(QueueError::Timeout(_))), "{first:?}");
+    assert!(matches!(second, Err(QueueError::Timeout(_))), "{second:?}");
+
+    // Once the lock is free, neither shows up late.
+    other.execute_batch("ROLLBACK").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        q.depth(now()).await.unwrap(),
+        0,
+        "a refused send was written"
+    );
+
+    q.send_all_by(&[message(3)], Instant::now() + Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert_eq!(q.depth(now()).await.unwrap(), 1);
+}

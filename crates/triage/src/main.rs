@@ -4,9 +4,14 @@
 //! SQLite store and durable queue by default, or DynamoDB and SQS.
 
 mod app;
+mod auth;
+mod body_deadline;
 mod classify;
+mod conn_deadline;
 mod dlq;
+mod http_server;
 mod input;
+mod limits;
 mod logfmt;
 mod memqueue;
 mod output;
@@ -218,6 +223,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { listen, quiet } => {
+            let limits = limits::Limits::from_env().map_err(|e| e.to_string())?;
+            let token = auth::ApiToken::from_env().map_err(|e| e.to_string())?;
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, tickets) = build(&cli.db, cli.store, cli.queue, rules).await?;
@@ -227,6 +234,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 worker,
                 tickets,
                 printer,
+                limits,
+                token,
             })
             .await?;
             Ok(ExitCode::SUCCESS)

@@ -93,6 +93,9 @@ pub enum AnyQueue {
     Local {
         queue: SqliteQueue,
         wake: Arc<Notify>,
+        /// When set, `send_all` answers within this long (committed, or a
+        /// timeout with nothing written): see [`AnyQueue::with_enqueue_deadline`].
+        deadline: Option<Duration>,
     },
     Sqs(SqsQueue),
     Memory(MemoryQueue),
@@ -101,13 +104,37 @@ pub enum AnyQueue {
 impl NotificationQueue for AnyQueue {
     async fn send_all(&self, messages: &[QueuedMessage]) -> Result<(), QueueError> {
         match self {
-            AnyQueue::Local { queue, wake } => {
-                queue.send_all(messages).await?;
+            AnyQueue::Local {
+                queue,
+                wake,
+                deadline,
+            } => {
+                match deadline {
+                    Some(d) => queue.send_all_by(messages, Instant::now() + *d).await?,
+                    None => queue.send_all(messages).await?,
+                }
                 wake.notify_one();
                 Ok(())
             }
             AnyQueue::Sqs(q) => q.send_all(messages).await,
             AnyQueue::Memory(q) => q.send_all(messages).await,
+        }
+    }
+}
+
+impl AnyQueue {
+    /// Bound every enqueue on the embedded queue to `deadline` (the webhook
+    /// endpoint owes the provider an answer well inside its own timeout,
+    /// even while another process holds the database's write lock). SQS has
+    /// its own timeouts; the memory queue does not wait.
+    pub fn with_enqueue_deadline(self, deadline: Duration) -> AnyQueue {
+        match self {
+            AnyQueue::Local { queue, wake, .. } => AnyQueue::Local {
+                queue,
+                wake,
+                deadline: Some(deadline),
+            },
+            other => other,
         }
     }
 }
@@ -164,6 +191,7 @@ pub async fn queue(kind: QueueKind, db: Option<&SqliteDb>) -> Result<AnyQueue, S
             Ok(AnyQueue::Local {
                 queue: SqliteQueue::new(db.clone()),
                 wake: Arc::new(Notify::new()),
+                deadline: None,
             })
         }
         QueueKind::Sqs => {

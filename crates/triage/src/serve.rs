@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Deserialize;
@@ -16,6 +17,8 @@ use triage_core::listing::{self, Cursor, DEFAULT_PAGE_TICKETS, MAX_PAGE_BYTES, M
 use triage_core::ports::{TicketFilter, TicketStore};
 use triage_ingest::IngestState;
 
+use crate::auth::{ApiToken, TOKEN_VAR, require_token};
+use crate::limits::Limits;
 use crate::output::Printer;
 use crate::runtime::{AnyQueue, AnyTickets, LocalWorker, LoopMode, now_ms, worker_loop};
 
@@ -25,6 +28,9 @@ pub struct ServeParts {
     pub worker: Arc<LocalWorker>,
     pub tickets: AnyTickets,
     pub printer: Arc<Printer>,
+    pub limits: Limits,
+    /// `TRIAGE_API_TOKEN`: required by the read API when set.
+    pub token: Option<ApiToken>,
 }
 
 struct AppState {
@@ -41,6 +47,10 @@ struct TicketQuery {
     cursor: Option<String>,
 }
 
+/// `Retry-After` (seconds) on a 503 from the webhook (queue unavailable or
+/// too slow): the provider retries on its own schedule; others may use it.
+const WEBHOOK_RETRY_AFTER_S: &str = "5";
+
 async fn webhook(
     State(app): State<Arc<AppState>>,
     method: Method,
@@ -48,7 +58,7 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    triage_ingest::handle(
+    let mut reply = triage_ingest::handle(
         &app.ingest,
         &method,
         uri.path(),
@@ -58,7 +68,14 @@ async fn webhook(
         now_ms(),
     )
     .await
-    .into_response()
+    .into_response::<Body>();
+    if reply.status() == StatusCode::SERVICE_UNAVAILABLE {
+        reply.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(WEBHOOK_RETRY_AFTER_S),
+        );
+    }
+    reply
 }
 
 async fn tickets(State(app): State<Arc<AppState>>, Query(q): Query<TicketQuery>) -> Response<Body> {
@@ -131,15 +148,27 @@ async fn shutdown_signal() {
 
 pub async fn run(parts: ServeParts) -> Result<(), String> {
     let limit = parts.ingest.policy.max_body_bytes.saturating_add(1);
+    // The worker's queue waits as usual; the webhook's answers in time.
     let queue = parts.ingest.queue.clone();
+    let ingest = IngestState {
+        queue: parts
+            .ingest
+            .queue
+            .with_enqueue_deadline(parts.limits.enqueue_deadline),
+        ..parts.ingest
+    };
     let app_state = Arc::new(AppState {
-        ingest: parts.ingest,
+        ingest,
         tickets: parts.tickets,
     });
+    // The read API: behind TRIAGE_API_TOKEN when it is set.
+    let read_api = Router::new()
+        .route("/tickets", get(tickets))
+        .route_layer(from_fn_with_state(parts.token.clone(), require_token));
     let app = Router::new()
         .route(triage_ingest::handler::ROUTE, any(webhook))
-        .route("/tickets", get(tickets))
         .route("/healthz", get(healthz))
+        .merge(read_api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app_state);
@@ -150,6 +179,11 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
     eprintln!(
         "triage: listening on http://{addr}  (webhook: http://{addr}/webhooks/nylas, tickets: http://{addr}/tickets)"
     );
+    if parts.token.is_none() && !addr.ip().is_loopback() {
+        eprintln!(
+            "triage: warning: listening beyond this machine without {TOKEN_VAR}: anyone who can reach {addr} can read GET /tickets; set {TOKEN_VAR} or listen on 127.0.0.1"
+        );
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(worker_loop(
@@ -160,10 +194,7 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
         LoopMode::UntilShutdown,
         None,
     ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server: {e}"))?;
+    crate::http_server::serve(listener, app, parts.limits, limit, shutdown_signal()).await;
     eprintln!("triage: shutting down; draining the queue (what is left stays queued on disk)");
     let _ = stop_tx.send(true);
     let _ = worker.await;
