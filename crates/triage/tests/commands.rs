@@ -1,0 +1,183 @@
+//! Every documented `triage` command, run as a user runs it, against a
+//! fresh store: exit code and output. (`triage tickets` once aborted on
+//! every call; nothing caught it because no test ran it.)
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{free_port, start};
+use triage_testkit::{fixture, repo_root};
+
+fn triage(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_triage"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("NYLAS_API_KEY")
+        .env_remove("NYLAS_WEBHOOK_SECRET")
+        .env_remove("TRIAGE_API_TOKEN")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run triage")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(db: &Path, args: &[&str]) -> String {
+    let o = triage(db, args);
+    assert!(
+        o.status.success(),
+        "triage {args:?}: {:?}\n{}",
+        o.status,
+        text(&o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn every_help_runs_and_names_only_files_in_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["replay", "--help"],
+        &["classify", "--help"],
+        &["tickets", "--help"],
+        &["dlq", "--help"],
+        &["dlq", "inspect", "--help"],
+        &["dlq", "redrive", "--help"],
+        &["webhooks", "--help"],
+        &["webhooks", "register", "--help"],
+        &["webhooks", "rotate", "--help"],
+    ] {
+        let out = ok(&db, args);
+        assert!(out.contains("Usage: triage"), "{args:?}: {out}");
+        assert!(
+            !out.contains("../"),
+            "{args:?} points outside the repository: {out}"
+        );
+        // Every example path exists in a fresh clone.
+        for word in out.split_whitespace() {
+            if word.starts_with("fixtures/") || word.starts_with("events/") {
+                let path = repo_root().join(word.trim_end_matches(['"', '\'', ')']));
+                assert!(path.exists(), "{args:?}: example {word} does not exist");
+            }
+        }
+    }
+    assert!(!db.exists(), "--help touched the store");
+}
+
+#[test]
+fn classify_replay_tickets_and_dlq_on_a_fresh_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+
+    // classify: a decision per message, no store.
+    let out = ok(&db, &["--json", "classify", "fixtures/email/normal"]);
+    let lines = json_lines(&out);
+    assert!(lines.len() >= 5, "{out}");
+    assert!(lines.iter().all(|l| l["decision"] == "ticket"), "{out}");
+    let out = ok(&db, &["classify", "fixtures/email/bounce"]);
+    assert!(out.contains("skip"), "{out}");
+    assert!(!db.exists(), "classify touched the store");
+
+    // replay: every normal message becomes a ticket.
+    let eml = fixture("email/normal");
+    let out = text(&triage(&db, &["replay", "--quiet", eml.to_str().unwrap()]));
+    assert!(out.contains("created"), "{out}");
+
+    // tickets: table, JSON, each filter, limits. (Two fixtures are one
+    // message: one ticket fewer than messages.)
+    let all = json_lines(&ok(&db, &["--json", "tickets", "--limit", "0"]));
+    assert!(all.len() + 1 >= lines.len() && !all.is_empty(), "{all:?}");
+    let table = ok(&db, &["tickets"]);
+    assert!(
+        table.contains(&format!("{} ticket(s)", all.len())),
+        "{table}"
+    );
+    let one = json_lines(&ok(&db, &["--json", "tickets", "--limit", "1"]));
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["id"], all[0]["id"], "--limit 1 is the newest");
+    let queue = all[0]["queue"].as_str().unwrap().to_string();
+    let in_queue = json_lines(&ok(&db, &["--json", "tickets", "--ticket-queue", &queue]));
+    assert!(!in_queue.is_empty() && in_queue.iter().all(|t| t["queue"] == queue.as_str()));
+    let none = json_lines(&ok(
+        &db,
+        &["--json", "tickets", "--ticket-queue", "no-such-queue"],
+    ));
+    assert!(none.is_empty());
+    for (flag, field) in [("--priority", "priority"), ("--status", "status")] {
+        let value = all[0][field].as_str().unwrap().to_string();
+        let got = json_lines(&ok(&db, &["--json", "tickets", flag, &value]));
+        assert!(
+            !got.is_empty() && got.iter().all(|t| t[field] == value.as_str()),
+            "{flag}"
+        );
+    }
+    // The global --queue still names the queue kind next to the filter.
+    ok(
+        &db,
+        &["--queue", "local", "tickets", "--ticket-queue", &queue],
+    );
+
+    // A message the worker cannot use goes to the local DLQ...
+    let poison = dir.path().join("poison.json");
+    std::fs::write(
+        &poison,
+        serde_json::json!({"Records": [{"messageId": "sqs-1", "body": "{\"envelope_version\":1}"}]})
+            .to_string(),
+    )
+    .unwrap();
+    let replay = triage(&db, &["replay", poison.to_str().unwrap()]);
+    assert!(text(&replay).contains("dead"), "{}", text(&replay));
+    // ... and dlq inspect / redrive see it.
+    let out = ok(&db, &["dlq", "inspect"]);
+    assert!(out.contains("local dead letters: 1"), "{out}");
+    let inspected = json_lines(&ok(&db, &["--json", "dlq", "inspect"]));
+    assert_eq!(inspected[0]["count"], 1, "{inspected:?}");
+    let out = ok(&db, &["dlq", "redrive", "--dry-run"]);
+    assert!(out.contains('1'), "{out}");
+    assert_eq!(
+        json_lines(&ok(&db, &["--json", "dlq", "inspect"]))[0]["count"],
+        1
+    );
+}
+
+#[test]
+fn serve_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start(&dir.path().join("t.db"), port, None, &[]);
+    let health = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(health.is_ok());
+    let pid = i32::try_from(server.child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
