@@ -17,22 +17,33 @@ const MAX_PATH_CHARS: usize = 120;
 
 /// Deserialize `T`, describing a failure by field path and kind only
 /// (e.g. `field data.object.from: wrong type (found string, expected a
-/// sequence) at line 1 column 87`).
+/// sequence) at line 1 column 87`). The path is tracked only to describe a
+/// failure: the success path is one plain parse.
 pub fn from_str<'de, T: serde::Deserialize<'de>>(text: &'de str) -> Result<T, String> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| describe_at(e.path(), e.inner()))?;
-    de.end().map_err(|e| describe(&e))?;
-    Ok(value)
+    serde_json::from_str(text).map_err(|_| {
+        let mut de = serde_json::Deserializer::from_str(text);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => describe_at(e.path(), e.inner()),
+            Ok(_) => match de.end() {
+                Err(e) => describe(&e),
+                Ok(()) => "invalid JSON".to_string(),
+            },
+        }
+    })
 }
 
 /// [`from_str`] for bytes.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| describe_at(e.path(), e.inner()))?;
-    de.end().map_err(|e| describe(&e))?;
-    Ok(value)
+    serde_json::from_slice(bytes).map_err(|_| {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => describe_at(e.path(), e.inner()),
+            Ok(_) => match de.end() {
+                Err(e) => describe(&e),
+                Ok(()) => "invalid JSON".to_string(),
+            },
+        }
+    })
 }
 
 fn describe_at(path: &serde_path_to_error::Path, e: &serde_json::Error) -> String {
