@@ -222,7 +222,8 @@ impl Envelope {
         // probe, which names the problem better (another version's fields
         // need not parse as v1).
         let env: Envelope = serde_json::from_str(body).map_err(|e| {
-            version_problem(body).unwrap_or_else(|| EnvelopeError::Malformed(e.to_string()))
+            version_problem(body)
+                .unwrap_or_else(|| EnvelopeError::Malformed(crate::json_error::describe(&e)))
         })?;
         if env.envelope_version != ENVELOPE_VERSION {
             return Err(EnvelopeError::UnsupportedVersion(env.envelope_version));
@@ -279,18 +280,22 @@ fn version_problem(body: &str) -> Option<EnvelopeError> {
 pub fn message_in(notification: &str, shape: &str) -> Result<Option<Message>, EnvelopeError> {
     let object: Option<&RawValue> = if shape == Shape::Deltas.as_str() {
         serde_json::from_str::<DeltaData<'_>>(notification)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
+            .map_err(|e| EnvelopeError::Malformed(crate::json_error::describe(&e)))?
             .data
     } else {
         serde_json::from_str::<V3<'_>>(notification)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?
+            .map_err(|e| EnvelopeError::Malformed(crate::json_error::describe(&e)))?
             .data
             .and_then(|d| d.object)
     };
     object
         .map(|o| {
-            serde_json::from_str::<Message>(o.get())
-                .map_err(|e| EnvelopeError::Malformed(format!("message object: {e}")))
+            serde_json::from_str::<Message>(o.get()).map_err(|e| {
+                EnvelopeError::Malformed(format!(
+                    "message object: {}",
+                    crate::json_error::describe(&e)
+                ))
+            })
         })
         .transpose()
 }
@@ -349,6 +354,20 @@ mod tests {
         let env = Envelope::decode(&q.body).unwrap();
         assert_eq!(env.shape, "deltas");
         assert_eq!(env.message().unwrap().unwrap().id, "m9");
+    }
+
+    #[test]
+    fn malformed_reasons_carry_no_input_values() {
+        let e = Envelope::decode(r#"{"envelope_version":1,"received_at_ms":"carol@example.org"}"#)
+            .unwrap_err();
+        let bad_message = r#"{"data":{"object":{"id":"m","subject":["carol@example.org"]}}}"#;
+        let m = message_in(bad_message, "v3").unwrap_err();
+        for e in [e, m] {
+            let s = e.to_string();
+            assert!(matches!(e, EnvelopeError::Malformed(_)), "{s}");
+            assert!(!s.contains("carol"), "{s}");
+            assert!(s.contains("line 1 column"), "{s}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod filters;
 pub mod gzip;
 pub mod ingest;
+pub mod json_error;
 pub mod message;
 pub mod notification;
 pub mod ports;
