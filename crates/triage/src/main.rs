@@ -225,14 +225,25 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, _) = build(&cli.db, cli.store, cli.queue, rules).await?;
             let fed = replay::run(&paths, ingest, worker, printer.clone()).await?;
+            let dead = printer.dead_lettered();
             eprintln!(
-                "\nqueued {}  refused {}  unreadable {}\n{}",
+                "\nqueued {}  refused {}  unreadable {}  dead-lettered {}\n{}",
                 fed.queued,
                 fed.refused,
                 fed.unreadable,
+                dead,
                 printer.summary()
             );
-            Ok(if fed.unreadable == 0 {
+            if dead > 0 {
+                eprintln!("replay: dead-lettered {dead} (see triage dlq inspect)");
+            }
+            if fed.refused + fed.unreadable > 0 {
+                eprintln!(
+                    "replay: refused {}, unreadable {} (reasons above)",
+                    fed.refused, fed.unreadable
+                );
+            }
+            Ok(if fed.unreadable + fed.refused + dead == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
