@@ -398,3 +398,45 @@ fn notification_messages(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters_and_caps() {
+        assert_eq!(printable("a\u{1b}[31mb\nc", 100), "a\\u{1b}[31mb\\nc");
+        assert_eq!(printable("abcdef", 3), "abc…");
+        assert_eq!(printable("é✓", 5), "é✓");
+    }
+
+    #[test]
+    fn a_many_recipient_message_loads_without_a_value_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("m.json");
+        let to: Vec<String> = (0..50_000)
+            .map(|i| format!(r#"{{"email":"a{i}@b.example"}}"#))
+            .collect();
+        let text = format!(
+            r#"{{"data":{{"object":"message","id":"m","subject":"s","to":[{}]}}}}"#,
+            to.join(",")
+        );
+        std::fs::write(&f, text).unwrap();
+        match load(&f).unwrap() {
+            Input::Message(m, _) => assert_eq!((m.id.as_str(), m.to.len()), ("m", 50_000)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exactly_max_items_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("sqs.json");
+        let records = vec![r#"{"body":"{}"}"#; MAX_ITEMS].join(",");
+        std::fs::write(&f, format!(r#"{{"Records":[{records}]}}"#)).unwrap();
+        match load(&f).unwrap() {
+            Input::Envelopes(b) => assert_eq!(b.len(), MAX_ITEMS),
+            other => panic!("{other:?}"),
+        }
+    }
+}
