@@ -368,6 +368,20 @@ mod tests {
     }
 
     #[test]
+    fn malformed_reasons_carry_no_input_values() {
+        let e = Envelope::decode(r#"{"envelope_version":1,"received_at_ms":"carol@example.org"}"#)
+            .unwrap_err();
+        let bad_message = r#"{"data":{"object":{"id":"m","subject":["carol@example.org"]}}}"#;
+        let m = message_in(bad_message, "v3").unwrap_err();
+        for e in [e, m] {
+            let s = e.to_string();
+            assert!(matches!(e, EnvelopeError::Malformed(_)), "{s}");
+            assert!(!s.contains("carol"), "{s}");
+            assert!(s.contains("line 1 column"), "{s}");
+        }
+    }
+
+    #[test]
     fn bad_envelopes_are_named() {
         assert!(matches!(
             Envelope::decode("nope"),

@@ -20,7 +20,7 @@ pub fn run(
     let files = expand(paths)?;
     let mut unreadable = 0;
     for path in files {
-        let name = path.display().to_string();
+        let name = crate::input::shown(&path);
         let input = match load(&path) {
             Ok(i) => i,
             Err(e) => {

@@ -43,7 +43,7 @@ use crate::runtime::{QueueKind, StoreKind};
                   worker, with the same handlers as the AWS Lambdas. Tickets live in an embedded \
                   SQLite file unless --store dynamodb / --queue sqs point it at AWS or moto.\n\n\
                   Configuration comes from the environment or a .env file in the current directory.",
-    after_help = "Examples:\n  triage                      # same as `triage serve`\n  triage replay events/       # feed the sample events through the pipeline\n  triage classify fixtures/email/normal --json\n  triage tickets --ticket-queue billing"
+    after_help = "Examples:\n  triage                      # same as `triage serve`\n  triage replay events/nylas/ # feed the sample notifications through the pipeline\n  triage classify fixtures/email/normal --json\n  triage tickets --ticket-queue billing"
 )]
 struct Cli {
     /// The embedded SQLite database (tickets, dedupe records, local queue).
@@ -98,7 +98,7 @@ enum Command {
     },
     /// Feed notification JSON, API Gateway event files, SQS event files or .eml files through the pipeline.
     #[command(
-        after_help = "Examples:\n  triage replay events/\n  triage replay fixtures/email/normal/text-only.eml\n  triage replay --quiet big-dir/"
+        after_help = "Examples:\n  triage replay events/nylas/\n  triage replay fixtures/email/normal/text-only.eml\n  triage replay --quiet big-dir/"
     )]
     Replay {
         /// Files or directories (every .json and .eml in them).
@@ -245,14 +245,25 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, _) = build(&cli.db, cli.store, cli.queue, rules).await?;
             let fed = replay::run(&paths, ingest, worker, printer.clone()).await?;
+            let dead = printer.dead_lettered();
             eprintln!(
-                "\nqueued {}  refused {}  unreadable {}\n{}",
+                "\nqueued {}  refused {}  unreadable {}  dead-lettered {}\n{}",
                 fed.queued,
                 fed.refused,
                 fed.unreadable,
+                dead,
                 printer.summary()
             );
-            Ok(if fed.unreadable == 0 {
+            if dead > 0 {
+                eprintln!("replay: dead-lettered {dead} (see triage dlq inspect)");
+            }
+            if fed.refused + fed.unreadable > 0 {
+                eprintln!(
+                    "replay: refused {}, unreadable {} (reasons above)",
+                    fed.refused, fed.unreadable
+                );
+            }
+            Ok(if fed.unreadable + fed.refused + dead == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -11,6 +11,9 @@ use triage_worker::{Failure, Outcome};
 /// Longest outcome line printed, in characters.
 const MAX_LINE_CHARS: usize = 1000;
 
+/// The count key of dead-lettered messages.
+const DEAD_LETTERED: &str = "failed: dead-lettered";
+
 /// What the local worker did with one queue message.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -46,7 +49,7 @@ impl Printer {
             Event::Failed {
                 dead_lettered: true,
                 ..
-            } => "failed: dead-lettered".to_string(),
+            } => DEAD_LETTERED.to_string(),
             Event::Failed { failure, .. } => format!("failed: {} (will retry)", failure.code()),
         };
         if let Ok(mut c) = self.counts.lock() {
@@ -162,6 +165,14 @@ impl Printer {
     /// Counts so far, by outcome (skips by reason).
     pub fn counts(&self) -> BTreeMap<String, u64> {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Queue messages that went to the dead-letter queue so far.
+    pub fn dead_lettered(&self) -> u64 {
+        self.counts
+            .lock()
+            .map(|c| c.get(DEAD_LETTERED).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// A summary table of the counts.

@@ -35,7 +35,7 @@ pub async fn feed(
     let mut fed = Fed::default();
     for path in files {
         bar.inc(1);
-        let name = path.display().to_string();
+        let name = crate::input::shown(&path);
         let input = match load(&path) {
             Ok(i) => i,
             Err(e) => {
@@ -50,7 +50,11 @@ pub async fn feed(
                 if reply.status == 200 {
                     Ok(reply.queued as u64)
                 } else {
-                    Err(format!("ingest answered {}: {}", reply.status, reply.body))
+                    Err(format!(
+                        "ingest answered {}: {}",
+                        reply.status,
+                        crate::input::printable(&reply.body, 300)
+                    ))
                 }
             }
             Input::Notification(bytes) => {
@@ -97,6 +101,12 @@ async fn queue_notification(
     queue: &AnyQueue,
 ) -> Result<u64, String> {
     let items = parse_notification(bytes).map_err(|e| e.to_string())?;
+    if items.len() > policy.max_items {
+        return Err(format!(
+            "more than {} notifications (MAX_NOTIFICATIONS_PER_REQUEST)",
+            policy.max_items
+        ));
+    }
     let prepared = enqueue(policy, &items, now_ms()).map_err(|e| e.to_string())?;
     let n = prepared.messages.len() as u64;
     queue
