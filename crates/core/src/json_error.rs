@@ -34,16 +34,9 @@ pub fn from_str<'de, T: serde::Deserialize<'de>>(text: &'de str) -> Result<T, St
 
 /// [`from_str`] for bytes.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(bytes).map_err(|_| {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        match serde_path_to_error::deserialize::<_, T>(&mut de) {
-            Err(e) => describe_at(e.path(), e.inner()),
-            Ok(_) => match de.end() {
-                Err(e) => describe(&e),
-                Ok(()) => "invalid JSON".to_string(),
-            },
-        }
-    })
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 at byte {}", e.valid_up_to()))?;
+    from_str(text)
 }
 
 fn describe_at(path: &serde_path_to_error::Path, e: &serde_json::Error) -> String {

@@ -50,29 +50,47 @@ impl Served {
     }
 }
 
+/// `triage [flags] serve --listen <listen>` with its database in `dir`,
+/// stderr to `stderr`, no API key or token from the caller's environment,
+/// then `defaults`, then `env`.
+fn serve_command(
+    dir: &std::path::Path,
+    flags: &[&str],
+    listen: &str,
+    stderr: &std::path::Path,
+    defaults: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_triage"));
+    cmd.arg("--db")
+        .arg(dir.join("t.db"))
+        .args(flags)
+        .arg("serve")
+        .arg("--listen")
+        .arg(listen)
+        .env_remove("NYLAS_API_KEY")
+        .env_remove("TRIAGE_API_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(stderr).unwrap());
+    for (k, v) in defaults.iter().chain(env) {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 /// Start `triage serve` on `host` with `env`, and wait until it listens.
 fn serve_on(host: &str, env: &[(&str, &str)]) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let stderr = dir.path().join("stderr.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_triage"));
-    cmd.arg("--db")
-        .arg(dir.path().join("t.db"))
-        .arg("--json")
-        .arg("serve")
-        .arg("--listen")
-        .arg(format!("{host}:{port}"))
-        .env("NYLAS_WEBHOOK_SECRET", SECRET)
-        .env("SUPPORT_ADDRESSES", "support@example.com")
-        .env("RUST_LOG", "debug")
-        .env_remove("NYLAS_API_KEY")
-        .env_remove("TRIAGE_API_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr).unwrap());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let defaults = [
+        ("NYLAS_WEBHOOK_SECRET", SECRET),
+        ("SUPPORT_ADDRESSES", "support@example.com"),
+        ("RUST_LOG", "debug"),
+    ];
+    let listen = format!("{host}:{port}");
+    let mut cmd = serve_command(dir.path(), &["--json"], &listen, &stderr, &defaults, env);
     let served = Served {
         child: cmd.spawn().expect("start triage"),
         port,
@@ -331,20 +349,8 @@ fn tickets_stay_open_without_a_token() {
 fn start_refused(env: &[(&str, &str)]) -> Option<(bool, String)> {
     let dir = tempfile::tempdir().unwrap();
     let stderr = dir.path().join("stderr.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_triage"));
-    cmd.arg("--db")
-        .arg(dir.path().join("t.db"))
-        .arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .env_remove("NYLAS_API_KEY")
-        .env_remove("TRIAGE_API_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr).unwrap());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut cmd = serve_command(dir.path(), &[], &listen, &stderr, &[], env);
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
