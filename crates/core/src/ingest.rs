@@ -68,14 +68,6 @@ pub enum IngestError {
         field: &'static str,
         problem: &'static str,
     },
-    /// The message object is not one the worker can read (a field of the
-    /// wrong type, a duplicate key). Refused here rather than acknowledged
-    /// and dead-lettered: the reason names the field, never its value.
-    #[error("notification {}: {reason}", logsafe::Escaped(notification_id))]
-    InvalidMessage {
-        notification_id: String,
-        reason: String,
-    },
 }
 
 /// Longest id accepted (notification, grant, message, thread). Provider ids
@@ -93,8 +85,7 @@ impl IngestError {
             IngestError::Gzip(GzipError::Corrupt)
             | IngestError::Notification(_)
             | IngestError::MissingIds { .. }
-            | IngestError::BadId { .. }
-            | IngestError::InvalidMessage { .. } => 400,
+            | IngestError::BadId { .. } => 400,
         }
     }
 
@@ -116,7 +107,7 @@ impl IngestError {
             IngestError::TooManyItems { .. } => "too_many_items",
             IngestError::MissingIds { .. } => "missing_ids",
             IngestError::BadId { .. } => "bad_id",
-            IngestError::InvalidMessage { .. } => "invalid_message",
+            IngestError::Notification(NotificationError::InvalidMessage(_)) => "invalid_message",
         }
     }
 }
@@ -288,30 +279,17 @@ pub fn check_id(field: &'static str, value: &str) -> Result<(), IngestError> {
     Ok(())
 }
 
-/// What the worker will need from a queued item, checked before the 200:
-/// usable ids, and a message object (when the notification carries one)
-/// that reads as a [`crate::Message`].
+/// Usable ids on a queued item (the message object itself was checked
+/// while parsing: [`crate::notification::parse_notification`]).
 fn check_item(item: &crate::notification::NotificationItem<'_>) -> Result<(), IngestError> {
     check_id("notification id", &item.notification_id)?;
-    if let Some(g) = &item.grant_id {
-        check_id("grant_id", g)?;
-    }
-    if let Some(m) = &item.object_id {
-        check_id("message id", m)?;
-    }
-    if item.event_type.base.starts_with("message.") {
-        let invalid = |reason: String| IngestError::InvalidMessage {
-            notification_id: item.notification_id.clone(),
-            reason,
-        };
-        if let Some(message) =
-            envelope::message_in(item.raw, item.shape.as_str()).map_err(|e| match e {
-                envelope::EnvelopeError::Malformed(reason) => invalid(reason),
-                other => invalid(other.to_string()),
-            })?
-            && let Some(thread) = &message.thread_id
-        {
-            check_id("thread_id", thread)?;
+    for (field, value) in [
+        ("grant_id", &item.grant_id),
+        ("message id", &item.object_id),
+        ("thread_id", &item.thread_id),
+    ] {
+        if let Some(v) = value {
+            check_id(field, v)?;
         }
     }
     Ok(())

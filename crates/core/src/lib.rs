@@ -15,6 +15,7 @@ pub mod json_error;
 pub mod listing;
 pub mod logsafe;
 pub mod message;
+pub mod message_check;
 pub mod notification;
 pub mod ports;
 pub mod remember;

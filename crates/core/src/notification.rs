@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::message_check::{MessageIds, check_message};
+
 /// Suffixes a notification type may carry after its base type.
 pub const KNOWN_SUFFIXES: [&str; 3] = ["truncated", "cleaned", "transformed"];
 
@@ -32,6 +34,10 @@ pub enum NotificationError {
     NotANotification(&'static str),
     #[error("notification type is malformed")]
     BadType,
+    /// A `message.*` object the worker could not read as a message (a field
+    /// of the wrong type, a duplicate key): the field, never its value.
+    #[error("message object: {0}")]
+    InvalidMessage(String),
 }
 
 impl EventType {
@@ -122,6 +128,8 @@ pub struct NotificationItem<'a> {
     pub grant_id: Option<String>,
     /// The object's id: the message id for `message.*` types.
     pub object_id: Option<String>,
+    /// The message's thread id (`message.*` types).
+    pub thread_id: Option<String>,
     /// The notification verbatim (the whole v3 body, or one delta entry):
     /// valid JSON, checked while parsing.
     pub raw: &'a str,
@@ -140,19 +148,19 @@ struct Top<'a> {
     time: Option<i64>,
     #[serde(default)]
     webhook_delivery_attempt: Option<u32>,
-    #[serde(default)]
-    data: Option<V3Data>,
+    #[serde(borrow, default)]
+    data: Option<V3Data<'a>>,
     #[serde(borrow, default)]
     deltas: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(Deserialize)]
-struct V3Data {
-    #[serde(default)]
-    object: Option<ObjectIds>,
+struct V3Data<'a> {
+    #[serde(borrow, default)]
+    object: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct ObjectIds {
     #[serde(default)]
     id: Option<String>,
@@ -166,8 +174,29 @@ struct Delta<'a> {
     ty: Option<&'a str>,
     #[serde(default)]
     date: Option<i64>,
-    #[serde(default)]
-    data: Option<ObjectIds>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// The ids of a notification's object. A `message.*` object must read as a
+/// message (what the worker will parse); others need only string ids.
+fn object_ids(
+    event_type: &EventType,
+    object: Option<&RawValue>,
+) -> Result<MessageIds, NotificationError> {
+    let Some(object) = object else {
+        return Ok(MessageIds::default());
+    };
+    if event_type.base.starts_with("message.") {
+        return check_message(object.get()).map_err(NotificationError::InvalidMessage);
+    }
+    let ids: ObjectIds = serde_json::from_str(object.get())
+        .map_err(|_| NotificationError::NotANotification("object ids are not strings"))?;
+    Ok(MessageIds {
+        id: ids.id,
+        grant_id: ids.grant_id,
+        thread_id: None,
+    })
 }
 
 /// Parse a (decompressed) webhook body into its notification items.
@@ -206,8 +235,8 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem<'_>>, Noti
     let object = top
         .data
         .ok_or(NotificationError::NotANotification("no `data`"))?
-        .object
-        .unwrap_or_default();
+        .object;
+    let object = object_ids(&event_type, object)?;
     Ok(vec![NotificationItem {
         notification_id,
         type_raw,
@@ -217,6 +246,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<NotificationItem<'_>>, Noti
         delivery_attempt: top.webhook_delivery_attempt,
         grant_id: object.grant_id.filter(|s| !s.is_empty()),
         object_id: object.id.filter(|s| !s.is_empty()),
+        thread_id: object.thread_id.filter(|s| !s.is_empty()),
         raw,
         shape: Shape::V3,
     }])
@@ -230,7 +260,7 @@ fn parse_delta(raw: &RawValue) -> Result<NotificationItem<'_>, NotificationError
         "`deltas` entry without `type`",
     ))?;
     let event_type = EventType::parse(type_raw)?;
-    let object = delta.data.unwrap_or_default();
+    let object = object_ids(&event_type, delta.data)?;
     let digest = Sha256::digest(raw.as_bytes());
     Ok(NotificationItem {
         notification_id: format!("delta-{}", &hex::encode(digest)[..32]),
@@ -241,6 +271,7 @@ fn parse_delta(raw: &RawValue) -> Result<NotificationItem<'_>, NotificationError
         delivery_attempt: None,
         grant_id: object.grant_id.filter(|s| !s.is_empty()),
         object_id: object.id.filter(|s| !s.is_empty()),
+        thread_id: object.thread_id.filter(|s| !s.is_empty()),
         raw,
         shape: Shape::Deltas,
     })
