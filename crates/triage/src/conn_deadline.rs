@@ -7,7 +7,9 @@
 //! request ([`ConnPhase::begin`]) and when it is done (the [`RequestMark`]
 //! is dropped). The connection task races hyper against
 //! [`ConnPhase::expired`] and drops the connection, closing the socket, when
-//! a deadline passes. No response can be parsed yet at that point, so none
+//! a deadline passes. Phase changes wake nobody (they happen three times a
+//! request): the watcher re-reads the phase at its deadline and at least
+//! once per header timeout, which is enough to see every deadline on time. No response can be parsed yet at that point, so none
 //! is sent. While the service has a request there is no deadline here: the
 //! body timeout ([`crate::body_deadline`]) bounds the body.
 
@@ -18,7 +20,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,6 @@ struct State {
 #[derive(Debug)]
 pub struct ConnPhase {
     state: Mutex<State>,
-    changed: Notify,
     idle: Duration,
     header: Duration,
 }
@@ -59,7 +59,6 @@ impl ConnPhase {
                 mode: Mode::Idle,
                 deadline: Some(Instant::now() + idle),
             }),
-            changed: Notify::new(),
             idle,
             header,
         })
@@ -69,8 +68,6 @@ impl ConnPhase {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         s.mode = mode;
         s.deadline = deadline;
-        drop(s);
-        self.changed.notify_waiters();
     }
 
     /// Bytes arrived: on an idle connection they start a request head.
@@ -79,8 +76,6 @@ impl ConnPhase {
         if s.mode == Mode::Idle {
             s.mode = Mode::Head;
             s.deadline = Some(Instant::now() + self.header);
-            drop(s);
-            self.changed.notify_waiters();
         }
     }
 
@@ -94,30 +89,27 @@ impl ConnPhase {
 
     /// Resolves when the current deadline passes (deadlines moved or
     /// removed in the meantime are followed).
+    ///
+    /// Wakes at the deadline it read, and at most one header timeout later
+    /// than its last look. A head deadline is set one header timeout after
+    /// the moment it starts, so the look before it falls due sees it.
     pub async fn expired(&self) -> Expired {
         loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
             let (mode, deadline) = {
                 let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 (s.mode, s.deadline)
             };
-            let Some(deadline) = deadline else {
-                changed.await;
-                continue;
-            };
-            tokio::select! {
-                () = &mut changed => continue,
-                () = tokio::time::sleep_until(deadline) => {}
-            }
-            let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if s.deadline == Some(deadline) {
-                return if mode == Mode::Idle {
-                    Expired::Idle
-                } else {
-                    Expired::Head
-                };
+            let now = Instant::now();
+            match deadline {
+                Some(d) if d <= now => {
+                    return if mode == Mode::Idle {
+                        Expired::Idle
+                    } else {
+                        Expired::Head
+                    };
+                }
+                Some(d) => tokio::time::sleep_until(d.min(now + self.header)).await,
+                None => tokio::time::sleep(self.header).await,
             }
         }
     }
@@ -221,5 +213,26 @@ mod tests {
         drop(mark);
         assert_eq!(phase.expired().await, Expired::Idle);
         assert!(done.elapsed() >= IDLE);
+    }
+
+    /// A head that starts while the watcher sleeps towards a far idle
+    /// deadline is still cut at its own, much nearer, deadline.
+    #[tokio::test]
+    async fn a_head_starting_mid_idle_is_cut_at_its_own_deadline() {
+        let long_idle = Duration::from_secs(30);
+        let phase = ConnPhase::new(long_idle, HEAD);
+        let watcher = tokio::spawn({
+            let phase = phase.clone();
+            async move { phase.expired().await }
+        });
+        tokio::time::sleep(HEAD / 2).await;
+        let started = Instant::now();
+        phase.bytes_read();
+        let expired = tokio::time::timeout(long_idle / 2, watcher)
+            .await
+            .expect("the head deadline was missed")
+            .expect("watcher task");
+        assert_eq!(expired, Expired::Head);
+        assert!(started.elapsed() >= HEAD);
     }
 }
