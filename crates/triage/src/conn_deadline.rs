@@ -9,7 +9,8 @@
 //! [`ConnPhase::expired`] and drops the connection, closing the socket, when
 //! a deadline passes. Phase changes wake nobody (they happen three times a
 //! request): the watcher re-reads the phase at its deadline and at least
-//! once per header timeout, which is enough to see every deadline on time. No response can be parsed yet at that point, so none
+//! once per the shorter of the two timeouts, which is enough to see every
+//! deadline on time. No response can be parsed yet at that point, so none
 //! is sent. While the service has a request there is no deadline here: the
 //! body timeout ([`crate::body_deadline`]) bounds the body.
 
@@ -90,10 +91,12 @@ impl ConnPhase {
     /// Resolves when the current deadline passes (deadlines moved or
     /// removed in the meantime are followed).
     ///
-    /// Wakes at the deadline it read, and at most one header timeout later
-    /// than its last look. A head deadline is set one header timeout after
-    /// the moment it starts, so the look before it falls due sees it.
+    /// Wakes at the deadline it read, and at most one `look` (the shorter
+    /// timeout) after its last look. Every deadline is set at least `look`
+    /// after the moment it is set (a head: one header timeout; idle: one
+    /// idle timeout), so a look before it falls due sees it.
     pub async fn expired(&self) -> Expired {
+        let look = self.idle.min(self.header);
         loop {
             let (mode, deadline) = {
                 let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -108,8 +111,8 @@ impl ConnPhase {
                         Expired::Head
                     };
                 }
-                Some(d) => tokio::time::sleep_until(d.min(now + self.header)).await,
-                None => tokio::time::sleep(self.header).await,
+                Some(d) => tokio::time::sleep_until(d.min(now + look)).await,
+                None => tokio::time::sleep(look).await,
             }
         }
     }
@@ -234,5 +237,25 @@ mod tests {
             .expect("watcher task");
         assert_eq!(expired, Expired::Head);
         assert!(started.elapsed() >= HEAD);
+    }
+
+    /// A request that ends while the watcher sleeps (long header timeout,
+    /// short idle timeout) still closes at the idle deadline.
+    #[tokio::test]
+    async fn idle_after_a_request_is_seen_with_a_long_header_timeout() {
+        let long_header = Duration::from_secs(30);
+        let phase = ConnPhase::new(IDLE, long_header);
+        let mark = phase.begin();
+        let watcher = tokio::spawn({
+            let phase = phase.clone();
+            async move { phase.expired().await }
+        });
+        tokio::time::sleep(IDLE / 4).await;
+        drop(mark);
+        let expired = tokio::time::timeout(long_header / 2, watcher)
+            .await
+            .expect("the idle deadline was missed")
+            .expect("watcher task");
+        assert_eq!(expired, Expired::Idle);
     }
 }
