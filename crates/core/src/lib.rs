@@ -22,5 +22,6 @@ pub mod remember;
 pub mod signature;
 pub mod text;
 pub mod ticket;
+pub mod timestamped_signature;
 
 pub use message::{Attachment, BodyFormat, Header, Message, Participant};
