@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use crate::ports::{StoreError, TicketFilter, TicketStore};
 use crate::ticket::Ticket;
 
 /// Most tickets on one page of `GET /tickets`.
@@ -15,6 +16,9 @@ pub const DEFAULT_PAGE_TICKETS: usize = 100;
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// Most message ids listed per ticket (the newest); `message_count` has all.
 pub const MAX_LISTED_MESSAGE_IDS: usize = 50;
+/// Tickets read from the store at a time while a page is filled, so a page
+/// cut by its byte bound never held a thousand tickets in memory.
+pub const STORE_CHUNK: usize = 100;
 
 /// Newest first: `created_at` descending, then `id` ascending.
 pub fn newest_first(a: &Ticket, b: &Ticket) -> Ordering {
@@ -79,32 +83,97 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+/// Fills one page: bounds each ticket, stops before the byte cap.
+struct PageBuilder {
+    tickets: Vec<Ticket>,
+    bytes: usize,
+    max_bytes: usize,
+    full: bool,
+}
+
+impl PageBuilder {
+    fn new(max_bytes: usize) -> PageBuilder {
+        PageBuilder {
+            tickets: Vec::new(),
+            bytes: 2,
+            max_bytes,
+            full: false,
+        }
+    }
+
+    /// Add `t` (bounded, its message ids trimmed) unless that would pass
+    /// the byte cap; a page always takes its first ticket.
+    fn push(&mut self, mut t: Ticket) -> bool {
+        t.bound();
+        trim_message_ids(&mut t);
+        let size = serde_json::to_vec(&t).map_or(usize::MAX, |v| v.len() + 1);
+        if !self.tickets.is_empty() && self.bytes.saturating_add(size) > self.max_bytes {
+            self.full = true;
+            return false;
+        }
+        self.bytes = self.bytes.saturating_add(size);
+        self.tickets.push(t);
+        true
+    }
+
+    /// The page; `more`: tickets follow in the store.
+    fn finish(self, more: bool) -> Page {
+        let next_cursor = (more || self.full)
+            .then(|| self.tickets.last().map(|t| Cursor::after(t).encode()))
+            .flatten();
+        Page {
+            tickets: self.tickets,
+            next_cursor,
+        }
+    }
+}
+
 /// Cut `tickets` (newest first, as fetched with a limit of `limit + 1` so a
 /// further page can be seen) to one page of at most `limit` tickets and
-/// `max_bytes` of JSON. Each ticket lists at most
-/// [`MAX_LISTED_MESSAGE_IDS`] message ids.
-pub fn page(mut tickets: Vec<Ticket>, limit: usize, max_bytes: usize) -> Page {
-    let mut more = tickets.len() > limit;
-    tickets.truncate(limit);
-    let mut bytes = 2usize;
-    let mut keep = 0;
-    for t in &mut tickets {
-        trim_message_ids(t);
-        let size = serde_json::to_vec(t).map_or(usize::MAX, |v| v.len() + 1);
-        if keep > 0 && bytes.saturating_add(size) > max_bytes {
-            more = true;
+/// `max_bytes` of JSON. Each ticket is bounded ([`Ticket::bound`]) and lists
+/// at most [`MAX_LISTED_MESSAGE_IDS`] message ids.
+pub fn page(tickets: Vec<Ticket>, limit: usize, max_bytes: usize) -> Page {
+    let more = tickets.len() > limit;
+    let mut builder = PageBuilder::new(max_bytes);
+    for t in tickets.into_iter().take(limit) {
+        if !builder.push(t) {
             break;
         }
-        bytes = bytes.saturating_add(size);
-        keep += 1;
     }
-    tickets.truncate(keep);
-    let next_cursor = more
-        .then(|| tickets.last().map(|t| Cursor::after(t).encode()))
-        .flatten();
-    Page {
-        tickets,
-        next_cursor,
+    builder.finish(more)
+}
+
+/// One page of tickets matching `filter` (its `limit` is ignored; `after`
+/// is where the page starts), as [`page`] cuts it, read from the store
+/// [`STORE_CHUNK`] tickets at a time until the page is full by count or bytes.
+pub async fn list_page<S: TicketStore>(
+    store: &S,
+    filter: &TicketFilter,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Page, StoreError> {
+    let limit = limit.max(1);
+    let mut builder = PageBuilder::new(max_bytes);
+    let mut after = filter.after.clone();
+    loop {
+        let want = (limit - builder.tickets.len()).min(STORE_CHUNK);
+        let chunk = store
+            .list(&TicketFilter {
+                limit: Some(want + 1),
+                after: after.take(),
+                ..filter.clone()
+            })
+            .await?;
+        let more = chunk.len() > want;
+        for t in chunk.into_iter().take(want) {
+            if !builder.push(t) {
+                return Ok(builder.finish(true));
+            }
+        }
+        if !more || builder.tickets.len() >= limit {
+            return Ok(builder.finish(more));
+        }
+        after = builder.tickets.last().map(Cursor::after);
     }
 }
 
@@ -168,7 +237,7 @@ mod tests {
     #[test]
     fn a_page_stops_at_the_limit_or_the_byte_cap() {
         let all: Vec<_> = (0..10)
-            .map(|i| ticket(100 - i, &format!("t_{i:02}"), 1000))
+            .map(|i| ticket(100 - i, &format!("t_{i:02}"), 200))
             .collect();
         let p = page(all.clone(), 5, MAX_PAGE_BYTES);
         assert_eq!(p.tickets.len(), 5);
@@ -185,6 +254,23 @@ mod tests {
         let p = page(all, 20, 10);
         assert_eq!(p.tickets.len(), 1);
         assert!(p.next_cursor.is_some());
+    }
+
+    #[test]
+    fn rows_written_before_the_bounds_are_bounded_when_listed() {
+        let mut t = ticket(1, "t_01", 100_000);
+        t.to = (0..5_000)
+            .map(|i| crate::Participant {
+                name: "n".repeat(1_000),
+                email: format!("u{i}@example.org"),
+            })
+            .collect();
+        let p = page(vec![t], 1, MAX_PAGE_BYTES);
+        let t = &p.tickets[0];
+        assert_eq!(t.subject.chars().count(), crate::ticket::MAX_SUBJECT_CHARS);
+        assert_eq!(t.to.len(), crate::ticket::MAX_RECIPIENTS_KEPT);
+        assert_eq!(t.recipients_omitted, 5_000 - 20);
+        assert!(serde_json::to_vec(&p.tickets).unwrap().len() < 64 * 1024);
     }
 
     #[test]

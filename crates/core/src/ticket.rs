@@ -25,8 +25,8 @@ pub struct AttachmentMeta {
 impl From<&Attachment> for AttachmentMeta {
     fn from(a: &Attachment) -> Self {
         AttachmentMeta {
-            filename: cap_chars(&a.filename, MAX_ATTACHMENT_FIELD_CHARS),
-            content_type: cap_chars(&a.content_type, MAX_ATTACHMENT_FIELD_CHARS),
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
             size: a.size,
             inline: a.is_inline,
         }
@@ -104,14 +104,42 @@ fn capped_participant(p: &Participant) -> Participant {
     }
 }
 
-/// The first [`MAX_RECIPIENTS_KEPT`] of a list, capped, and how many were left out.
-fn kept_recipients(list: &[Participant]) -> (Vec<Participant>, usize) {
-    let kept = list
-        .iter()
-        .take(MAX_RECIPIENTS_KEPT)
-        .map(capped_participant)
-        .collect();
-    (kept, list.len().saturating_sub(MAX_RECIPIENTS_KEPT))
+/// The first [`MAX_RECIPIENTS_KEPT`] of a list, capped; returns how many
+/// were left out.
+fn keep_recipients(list: &mut Vec<Participant>) -> usize {
+    let omitted = list.len().saturating_sub(MAX_RECIPIENTS_KEPT);
+    list.truncate(MAX_RECIPIENTS_KEPT);
+    for p in list.iter_mut() {
+        *p = capped_participant(p);
+    }
+    omitted
+}
+
+impl Ticket {
+    /// Apply the bounds of what a ticket keeps (subject, recipients,
+    /// attachments, snippet, threading keys), counting what is left out.
+    /// Tickets are built bounded; listings bound again, for rows written
+    /// before the bounds existed.
+    pub fn bound(&mut self) {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        if self.subject.chars().count() > MAX_SUBJECT_CHARS {
+            self.subject = cap_chars(&self.subject, MAX_SUBJECT_CHARS);
+        }
+        self.requester = capped_participant(&self.requester);
+        let omitted = keep_recipients(&mut self.to) + keep_recipients(&mut self.cc);
+        self.recipients_omitted = self.recipients_omitted.saturating_add(count(omitted));
+        let omitted = self.attachments.len().saturating_sub(MAX_ATTACHMENTS_KEPT);
+        self.attachments.truncate(MAX_ATTACHMENTS_KEPT);
+        for a in &mut self.attachments {
+            a.filename = cap_chars(&a.filename, MAX_ATTACHMENT_FIELD_CHARS);
+            a.content_type = cap_chars(&a.content_type, MAX_ATTACHMENT_FIELD_CHARS);
+        }
+        self.attachments_omitted = self.attachments_omitted.saturating_add(count(omitted));
+        if self.snippet.chars().count() > SNIPPET_CHARS {
+            self.snippet = cap_chars(&self.snippet, SNIPPET_CHARS);
+        }
+        self.thread_keys.truncate(MAX_THREAD_KEYS);
+    }
 }
 
 /// Longest snippet kept on a ticket, in characters.
@@ -238,29 +266,23 @@ pub fn build_ticket(
         .reply_to
         .first()
         .or(msg.from.first())
-        .map(capped_participant)
+        .cloned()
         .unwrap_or_default();
-    let (to, to_omitted) = kept_recipients(&msg.to);
-    let (cc, cc_omitted) = kept_recipients(&msg.cc);
-    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let received_at = msg.date.unwrap_or(now_s);
     let text = if visible_text.trim().is_empty() {
         msg.snippet.as_deref().unwrap_or("")
     } else {
         visible_text
     };
-    Ticket {
+    let mut ticket = Ticket {
         id: ticket_id(&msg.grant_id, &msg.id),
         grant_id: msg.grant_id.clone(),
         message_id: msg.id.clone(),
         thread_id: msg.thread_id.clone().filter(|t| !t.is_empty()),
-        subject: cap_chars(
-            msg.subject.as_deref().unwrap_or_default(),
-            MAX_SUBJECT_CHARS,
-        ),
+        subject: msg.subject.clone().unwrap_or_default(),
         requester,
-        to,
-        cc,
+        to: msg.to.clone(),
+        cc: msg.cc.clone(),
         category: class.category.clone(),
         queue: class.queue.clone(),
         priority: class.priority.as_str().to_string(),
@@ -271,17 +293,14 @@ pub fn build_ticket(
         message_count: 1,
         message_ids: vec![msg.id.clone()],
         snippet: snippet(text, SNIPPET_CHARS),
-        attachments: msg
-            .attachments
-            .iter()
-            .take(MAX_ATTACHMENTS_KEPT)
-            .map(AttachmentMeta::from)
-            .collect(),
+        attachments: msg.attachments.iter().map(AttachmentMeta::from).collect(),
         applied_rules: class.applied_rules.clone(),
         thread_keys: thread_keys(msg),
-        recipients_omitted: count(to_omitted.saturating_add(cc_omitted)),
-        attachments_omitted: count(msg.attachments.len().saturating_sub(MAX_ATTACHMENTS_KEPT)),
-    }
+        recipients_omitted: 0,
+        attachments_omitted: 0,
+    };
+    ticket.bound();
+    ticket
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use triage_core::Participant;
-use triage_core::listing::{Cursor, newest_first};
+use triage_core::listing::{Cursor, MAX_PAGE_BYTES, STORE_CHUNK, list_page, newest_first};
 use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, TicketFilter, TicketStore,
 };
@@ -734,6 +734,64 @@ pub async fn tickets_contract<S: TicketStore>(store: &S) {
     grants_do_not_share_threads(store).await;
     list_filters_and_orders(store).await;
     list_pages_with_a_cursor(store).await;
+    list_page_reads_in_chunks_and_stops_at_the_byte_cap(store).await;
+}
+
+/// `listing::list_page` over the store: pages larger than one store chunk,
+/// cut by count or by bytes, walked with their cursors, list every ticket
+/// once and in order.
+pub async fn list_page_reads_in_chunks_and_stops_at_the_byte_cap<S: TicketStore>(store: &S) {
+    let grant = unique_name("grant");
+    let queue = unique_name("chunks");
+    let n = STORE_CHUNK * 2 + 17;
+    let mut written = Vec::new();
+    for i in 0..n {
+        let at = 1_000_000 + i64::try_from(i / 3).unwrap_or(0);
+        let mut t = sample_ticket(&grant, &format!("c{i}"), Some(&format!("thc{i}")), at);
+        t.queue = queue.clone();
+        write_ok(store, &t).await;
+        written.push(t);
+    }
+    written.sort_by(newest_first);
+    let want: Vec<String> = written.iter().map(|t| t.id.clone()).collect();
+    let filter = TicketFilter {
+        queue: Some(queue.clone()),
+        ..Default::default()
+    };
+    let one = serde_json::to_vec(&written[0]).map_or(0, |v| v.len() + 1);
+    for (limit, max_bytes) in [
+        (1000, MAX_PAGE_BYTES),
+        (STORE_CHUNK + 20, MAX_PAGE_BYTES),
+        (1000, one * 40),
+    ] {
+        let mut walked = Vec::new();
+        let mut after = None;
+        loop {
+            let page = list_page(
+                store,
+                &TicketFilter {
+                    after: after.take(),
+                    ..filter.clone()
+                },
+                limit,
+                max_bytes,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("list_page failed: {e}"));
+            assert!(page.tickets.len() <= limit, "page over its limit");
+            assert!(
+                serde_json::to_vec(&page.tickets).map_or(0, |v| v.len()) <= max_bytes,
+                "page over its byte cap"
+            );
+            walked.extend(page.tickets.iter().map(|t| t.id.clone()));
+            match page.next_cursor {
+                Some(c) => after = Some(Cursor::decode(&c).unwrap_or_else(|e| panic!("{e}"))),
+                None => break,
+            }
+            assert!(walked.len() <= n, "paging repeats tickets");
+        }
+        assert_eq!(walked, want, "limit {limit}, max_bytes {max_bytes}");
+    }
 }
 
 /// Walking the listing page by page with [`Cursor`]s lists every ticket

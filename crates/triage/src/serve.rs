@@ -14,7 +14,7 @@ use axum::routing::{any, get};
 use serde::Deserialize;
 use tokio::sync::watch;
 use triage_core::listing::{self, Cursor, DEFAULT_PAGE_TICKETS, MAX_PAGE_BYTES, MAX_PAGE_TICKETS};
-use triage_core::ports::{TicketFilter, TicketStore};
+use triage_core::ports::TicketFilter;
 use triage_ingest::IngestState;
 
 use crate::auth::{ApiToken, TOKEN_VAR, require_token};
@@ -100,12 +100,11 @@ async fn tickets(State(app): State<Arc<AppState>>, Query(q): Query<TicketQuery>)
         queue: q.queue,
         priority: q.priority,
         status: q.status,
-        // One more than the page, to know whether another page follows.
-        limit: Some(limit + 1),
+        limit: None,
         after,
     };
-    match app.tickets.list(&filter).await {
-        Ok(list) => axum::Json(listing::page(list, limit, MAX_PAGE_BYTES)).into_response(),
+    match listing::list_page(&app.tickets, &filter, limit, MAX_PAGE_BYTES).await {
+        Ok(page) => axum::Json(page).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({"error": "store_unavailable", "message": e.to_string()})),

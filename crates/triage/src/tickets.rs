@@ -1,9 +1,9 @@
 //! `triage tickets`: list tickets as a table or JSON lines, page by page
 //! (so `--limit 0`, every ticket, holds one page in memory, not the store).
 
-use triage_core::listing::{Cursor, MAX_PAGE_TICKETS};
+use triage_core::listing::{Cursor, MAX_PAGE_BYTES, MAX_PAGE_TICKETS, list_page};
 use triage_core::logsafe::escape_capped;
-use triage_core::ports::{TicketFilter, TicketStore};
+use triage_core::ports::TicketFilter;
 
 use crate::runtime::AnyTickets;
 
@@ -34,11 +34,13 @@ pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), String>
             queue: q.queue.clone(),
             priority: q.priority.clone(),
             status: q.status.clone(),
-            limit: Some(want),
+            limit: None,
             after: after.take(),
         };
-        let page = store.list(&filter).await.map_err(|e| e.to_string())?;
-        for t in &page {
+        let page = list_page(store, &filter, want, MAX_PAGE_BYTES)
+            .await
+            .map_err(|e| e.to_string())?;
+        for t in &page.tickets {
             if json {
                 println!("{}", serde_json::to_string(t).map_err(|e| e.to_string())?);
             } else {
@@ -56,9 +58,9 @@ pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), String>
                 ]);
             }
         }
-        listed += page.len();
-        match page.last() {
-            Some(last) if page.len() == want => after = Some(Cursor::after(last)),
+        listed += page.tickets.len();
+        match (page.next_cursor, page.tickets.last()) {
+            (Some(_), Some(last)) => after = Some(Cursor::after(last)),
             _ => break,
         }
     }
