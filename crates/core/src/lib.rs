@@ -10,6 +10,7 @@ pub mod eml;
 pub mod envelope;
 pub mod filters;
 pub mod gzip;
+pub mod inbound_email;
 pub mod ingest;
 pub mod json_error;
 pub mod listing;
