@@ -128,23 +128,8 @@ impl PageBuilder {
     }
 }
 
-/// Cut `tickets` (newest first, as fetched with a limit of `limit + 1` so a
-/// further page can be seen) to one page of at most `limit` tickets and
-/// `max_bytes` of JSON. Each ticket is bounded ([`Ticket::bound`]) and lists
-/// at most [`MAX_LISTED_MESSAGE_IDS`] message ids.
-pub fn page(tickets: Vec<Ticket>, limit: usize, max_bytes: usize) -> Page {
-    let more = tickets.len() > limit;
-    let mut builder = PageBuilder::new(max_bytes);
-    for t in tickets.into_iter().take(limit) {
-        if !builder.push(t) {
-            break;
-        }
-    }
-    builder.finish(more)
-}
-
 /// One page of tickets matching `filter` (its `limit` is ignored; `after`
-/// is where the page starts), as [`page`] cuts it, read from the store
+/// is where the page starts), read from the store
 /// [`STORE_CHUNK`] tickets at a time until the page is full by count or bytes.
 pub async fn list_page<S: TicketStore>(
     store: &S,
@@ -187,6 +172,19 @@ fn trim_message_ids(t: &mut Ticket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page builder over a list fetched with `limit + 1` (so a further
+    /// page can be seen): at most `limit` tickets and `max_bytes` of JSON.
+    fn page(tickets: Vec<Ticket>, limit: usize, max_bytes: usize) -> Page {
+        let more = tickets.len() > limit;
+        let mut builder = PageBuilder::new(max_bytes);
+        for t in tickets.into_iter().take(limit) {
+            if !builder.push(t) {
+                break;
+            }
+        }
+        builder.finish(more)
+    }
 
     fn ticket(created_at: i64, id: &str, subject_len: usize) -> Ticket {
         Ticket {

@@ -10,7 +10,7 @@ use std::fmt;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// Length of a hex-encoded SHA-256 MAC.
 const HEX_MAC_LEN: usize = 64;
@@ -33,23 +33,50 @@ impl fmt::Debug for WebhookSecrets {
 pub enum SecretsError {
     #[error("no webhook secret configured (the list is empty)")]
     Empty,
+    /// The value is never repeated, only its place in the list.
+    #[error("secret {position} starts with whsec_ but is not base64")]
+    BadBase64 { position: usize },
 }
 
 impl WebhookSecrets {
     /// Parse a comma-separated list; surrounding whitespace and empty entries
     /// are ignored. At least one secret is required.
     pub fn parse(list: &str) -> Result<Self, SecretsError> {
-        // HMAC accepts keys of any length, so keying cannot fail.
-        let keys: Vec<HmacSha256> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| HmacSha256::new_from_slice(s.as_bytes()).ok())
-            .collect();
-        if keys.is_empty() {
+        Self::from_keys(entries(list).map(|s| Ok(s.as_bytes().to_vec())))
+    }
+
+    /// Parse a comma-separated list as the Standard Webhooks family writes
+    /// secrets: one that starts with `whsec_` is base64 key bytes, any other
+    /// its UTF-8 bytes.
+    pub fn parse_whsec(list: &str) -> Result<Self, SecretsError> {
+        use base64::Engine as _;
+        Self::from_keys(entries(list).enumerate().map(|(i, s)| {
+            match s.strip_prefix("whsec_") {
+                Some(b64) => base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| SecretsError::BadBase64 { position: i + 1 }),
+                None => Ok(s.as_bytes().to_vec()),
+            }
+        }))
+    }
+
+    fn from_keys(
+        keys: impl Iterator<Item = Result<Vec<u8>, SecretsError>>,
+    ) -> Result<Self, SecretsError> {
+        let mut out = Vec::new();
+        for key in keys {
+            // HMAC accepts keys of any length, so keying cannot fail.
+            out.extend(HmacSha256::new_from_slice(&key?).ok());
+        }
+        if out.is_empty() {
             return Err(SecretsError::Empty);
         }
-        Ok(WebhookSecrets { keys })
+        Ok(WebhookSecrets { keys: out })
+    }
+
+    /// The pre-keyed MAC states (cloned per request).
+    pub(crate) fn keys(&self) -> &[HmacSha256] {
+        &self.keys
     }
 
     /// How many secrets are accepted.
@@ -61,6 +88,11 @@ impl WebhookSecrets {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// The non-empty, trimmed entries of a comma-separated list.
+fn entries(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Why a signature was refused. The messages are safe to return and log:

@@ -14,15 +14,12 @@
 //! timestamp further than the tolerance from `now`, either way, is refused
 //! before any MAC is computed. MACs are compared in constant time.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use hmac::{KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::signature::{HmacSha256, WebhookSecrets};
 
 /// Longest signature header read (a handful of entries; more is hostile).
 pub const MAX_SIGNATURE_HEADER_BYTES: usize = 4096;
@@ -30,53 +27,6 @@ pub const MAX_SIGNATURE_HEADER_BYTES: usize = 4096;
 pub const MAX_WEBHOOK_ID_BYTES: usize = 256;
 /// The default clock tolerance, either way, in seconds.
 pub const DEFAULT_TOLERANCE_S: i64 = 300;
-
-/// One or more signing keys. `Debug` never shows them.
-#[derive(Clone)]
-pub struct SigningKeys {
-    keys: Vec<HmacSha256>,
-}
-
-impl fmt::Debug for SigningKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningKeys({} redacted)", self.keys.len())
-    }
-}
-
-/// A secrets list that cannot be used (the value is never repeated).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeysError {
-    #[error("no secret configured (the list is empty)")]
-    Empty,
-    #[error("secret {position} starts with whsec_ but is not base64")]
-    BadBase64 { position: usize },
-}
-
-impl SigningKeys {
-    /// Parse a comma-separated list; whitespace and empty entries are
-    /// ignored; at least one secret is required.
-    pub fn parse(list: &str) -> Result<SigningKeys, KeysError> {
-        let mut keys = Vec::new();
-        for (i, secret) in list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .enumerate()
-        {
-            let bytes = match secret.strip_prefix("whsec_") {
-                Some(b64) => STANDARD
-                    .decode(b64)
-                    .map_err(|_| KeysError::BadBase64 { position: i + 1 })?,
-                None => secret.as_bytes().to_vec(),
-            };
-            keys.extend(keyed(&bytes));
-        }
-        if keys.is_empty() {
-            return Err(KeysError::Empty);
-        }
-        Ok(SigningKeys { keys })
-    }
-}
 
 /// Which scheme a delivery was signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +62,7 @@ pub enum AuthError {
 
 /// Verify a delivery. `header` looks a header up by its lower-case name.
 pub fn verify<'h>(
-    keys: &SigningKeys,
+    keys: &WebhookSecrets,
     header: impl Fn(&str) -> Option<&'h [u8]>,
     body: &[u8],
     now_s: i64,
@@ -192,13 +142,13 @@ fn within(timestamp: i64, now_s: i64, tolerance_s: i64) -> Result<(), AuthError>
 /// Does any key's MAC over `prefix || body` equal any wanted MAC? One MAC
 /// per key; each comparison is constant-time (`subtle`).
 fn check(
-    keys: &SigningKeys,
+    keys: &WebhookSecrets,
     prefix: &[u8],
     body: &[u8],
     wanted: &[Vec<u8>],
 ) -> Result<(), AuthError> {
     let mut matched = subtle::Choice::from(0);
-    for key in &keys.keys {
+    for key in keys.keys() {
         let mut mac = key.clone();
         mac.update(prefix);
         mac.update(body);
@@ -245,6 +195,7 @@ pub fn sign_timestamped(key: &[u8], timestamp: i64, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::SecretsError;
 
     const SPEC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const SPEC_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
@@ -269,8 +220,8 @@ mod tests {
         }
     }
 
-    fn keys(list: &str) -> SigningKeys {
-        SigningKeys::parse(list).unwrap()
+    fn keys(list: &str) -> WebhookSecrets {
+        WebhookSecrets::parse_whsec(list).unwrap()
     }
 
     #[test]
@@ -441,14 +392,17 @@ mod tests {
 
     #[test]
     fn secrets_parse_whsec_as_base64_and_never_show_themselves() {
-        assert_eq!(SigningKeys::parse(" , ").map(|_| ()), Err(KeysError::Empty));
         assert_eq!(
-            SigningKeys::parse("ok, whsec_!!!").map(|_| ()),
-            Err(KeysError::BadBase64 { position: 2 })
+            WebhookSecrets::parse_whsec(" , ").map(|_| ()),
+            Err(SecretsError::Empty)
+        );
+        assert_eq!(
+            WebhookSecrets::parse_whsec("ok, whsec_!!!").map(|_| ()),
+            Err(SecretsError::BadBase64 { position: 2 })
         );
         let k = keys("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, plain");
         let shown = format!("{k:?}");
-        assert_eq!(shown, "SigningKeys(2 redacted)");
+        assert_eq!(shown, "WebhookSecrets(2 redacted)");
         // A whsec_ secret is its base64 bytes, not its text.
         let as_text = keys("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         let ts = SPEC_TS.to_string();

@@ -73,27 +73,9 @@ pub enum Input {
     Message(Box<Message>, BodyFormat),
 }
 
-/// `s` with control characters escaped (`\n`, `\u{1b}`), cut to `max`
-/// characters: safe to print about untrusted input.
-pub fn printable(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max + 8));
-    for (n, c) in s.chars().enumerate() {
-        if n == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A path as printed: control characters escaped, length capped.
 pub fn shown(path: &Path) -> String {
-    printable(&path.to_string_lossy(), MAX_SHOWN)
+    triage_core::logsafe::escape_capped(&path.to_string_lossy(), MAX_SHOWN)
 }
 
 /// Expand directories (sorted, non-recursive, hidden files skipped; only
@@ -402,13 +384,6 @@ fn notification_messages(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn printable_escapes_control_characters_and_caps() {
-        assert_eq!(printable("a\u{1b}[31mb\nc", 100), "a\\u{1b}[31mb\\nc");
-        assert_eq!(printable("abcdef", 3), "abc…");
-        assert_eq!(printable("é✓", 5), "é✓");
-    }
 
     #[test]
     fn a_many_recipient_message_loads_without_a_value_tree() {

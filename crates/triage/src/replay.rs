@@ -53,7 +53,7 @@ pub async fn feed(
                     Err(format!(
                         "ingest answered {}: {}",
                         reply.status,
-                        crate::input::printable(&reply.body, 300)
+                        triage_core::logsafe::escape_capped(&reply.body, 300)
                     ))
                 }
             }
