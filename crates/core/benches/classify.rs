@@ -163,7 +163,7 @@ fn bench(c: &mut Criterion) {
     let support = vec!["support@acme.test".to_string()];
     let ctx = FilterContext {
         support_addresses: &support,
-        source: Some("/google/emails/realtime"),
+        origin: triage_core::provider::Origin::default(),
         ..FilterContext::default()
     };
     let rule_sets = [

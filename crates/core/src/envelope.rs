@@ -1,18 +1,16 @@
 //! The queue envelope, version 1: what `ingest` puts on the queue and the
 //! worker reads. Documented in the README ("Queue envelope v1").
 //!
-//! The notification travels verbatim (`notification`), with the fields the
-//! worker routes on lifted beside it and copied into SQS message attributes.
-//! When the envelope would not fit the queue's message size limit it is sent
-//! as a reference (`refetch: true`, no `notification`): the worker fetches
-//! the message from the provider's API instead.
+//! The provider's notification travels verbatim (`notification`), with the
+//! fields the worker routes on lifted beside it and copied into SQS message
+//! attributes. `provider` names the [`crate::provider::Provider`] that wrote
+//! it and reads it back; `shape` is that provider's name for the form of
+//! `notification`. When the envelope would not fit the queue's message size
+//! limit it is sent as a reference (`refetch: true`, no `notification`): the
+//! worker fetches the message from the provider's API instead.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-
-use crate::json_error;
-use crate::message::{BodyFormat, Message};
-use crate::notification::{EventType, NotificationItem, Shape};
 
 /// The envelope version this build writes and reads.
 pub const ENVELOPE_VERSION: u32 = 1;
@@ -46,7 +44,7 @@ impl QueuedMessage {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
     pub envelope_version: u32,
-    /// `nylas` (the provider family; later providers add their own names).
+    /// The provider that wrote it (`nylas`, `inbound`): selects the reader.
     pub provider: String,
     /// When ingest accepted the delivery, unix ms.
     pub received_at_ms: i64,
@@ -65,7 +63,8 @@ pub struct Envelope {
     pub message_id: Option<String>,
     #[serde(default)]
     pub delivery_attempt: Option<u32>,
-    /// `v3` or `deltas`: how to find the message object in `notification`.
+    /// The provider's name for the form of `notification` (Nylas: `v3` or
+    /// `deltas`; inbound: `email_json` or `message`).
     pub shape: String,
     /// Reference-only envelope: `notification` is absent, fetch the message.
     #[serde(default)]
@@ -83,27 +82,37 @@ pub enum EnvelopeError {
     UnsupportedVersion(u32),
     #[error("envelope has no {0}")]
     Missing(&'static str),
+    #[error("envelope names a provider this build does not know")]
+    UnknownProvider,
+}
+
+/// What a provider lifts out of one notification into the envelope (and
+/// the queue message's attributes).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvelopeFields<'a> {
+    pub provider: &'a str,
+    pub received_at_ms: i64,
+    pub notification_id: &'a str,
+    #[serde(rename = "type")]
+    pub type_raw: &'a str,
+    pub base_type: &'a str,
+    pub suffixes: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_attempt: Option<u32>,
+    pub shape: &'static str,
 }
 
 #[derive(Serialize)]
 struct EnvelopeOut<'a> {
     envelope_version: u32,
-    provider: &'a str,
-    received_at_ms: i64,
-    notification_id: &'a str,
-    #[serde(rename = "type")]
-    type_raw: &'a str,
-    base_type: &'a str,
-    suffixes: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grant_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    delivery_attempt: Option<u32>,
-    shape: &'static str,
+    #[serde(flatten)]
+    fields: &'a EnvelopeFields<'a>,
     refetch: bool,
 }
 
@@ -124,64 +133,52 @@ fn to_json(out: &EnvelopeOut<'_>, notification: Option<&str>) -> String {
     body
 }
 
-/// Build the queue message for one notification item. Falls back to a
-/// reference envelope when the full one exceeds `max_bytes`.
+/// Build the queue message for one notification (`raw`: valid JSON,
+/// copied verbatim). Falls back to a reference envelope when the full one
+/// exceeds `max_bytes`.
 pub fn build(
-    item: &NotificationItem<'_>,
-    provider: &str,
-    received_at_ms: i64,
+    fields: &EnvelopeFields<'_>,
+    raw: &str,
     entry_id: String,
     max_bytes: usize,
 ) -> QueuedMessage {
-    let mut out = EnvelopeOut {
-        envelope_version: ENVELOPE_VERSION,
-        provider,
-        received_at_ms,
-        notification_id: &item.notification_id,
-        type_raw: item.type_raw,
-        base_type: &item.event_type.base,
-        suffixes: item.event_type.suffixes(),
-        source: item.source,
-        grant_id: item.grant_id.as_deref(),
-        message_id: item.object_id.as_deref(),
-        delivery_attempt: item.delivery_attempt,
-        shape: item.shape.as_str(),
-        refetch: false,
-    };
-    let attributes = attributes(&out);
-    let attr_size: usize = attributes
-        .iter()
-        .map(|(k, v)| k.len() + "String".len() + v.len())
-        .sum();
-    let body = to_json(&out, Some(item.raw));
-    if body.len() + attr_size <= max_bytes {
-        return QueuedMessage {
-            entry_id,
-            body,
-            attributes,
-            refetch: false,
-        };
+    let full = build_exact(fields, Some(raw), entry_id.clone());
+    if full.sqs_size() <= max_bytes {
+        return full;
     }
-    out.refetch = true;
-    let body = to_json(&out, None);
-    let attributes = self::attributes(&out);
+    build_exact(fields, None, entry_id)
+}
+
+/// The envelope with `raw` as its notification, or a reference envelope
+/// when `raw` is `None`, whatever its size.
+pub fn build_exact(
+    fields: &EnvelopeFields<'_>,
+    raw: Option<&str>,
+    entry_id: String,
+) -> QueuedMessage {
+    let out = EnvelopeOut {
+        envelope_version: ENVELOPE_VERSION,
+        fields,
+        refetch: raw.is_none(),
+    };
     QueuedMessage {
         entry_id,
-        body,
-        attributes,
-        refetch: true,
+        body: to_json(&out, raw),
+        attributes: attributes(&out),
+        refetch: raw.is_none(),
     }
 }
 
-fn attributes(e: &EnvelopeOut<'_>) -> Vec<(&'static str, String)> {
+fn attributes(out: &EnvelopeOut<'_>) -> Vec<(&'static str, String)> {
+    let e = out.fields;
     let mut a: Vec<(&'static str, String)> = vec![
-        ("envelope_version", e.envelope_version.to_string()),
+        ("envelope_version", out.envelope_version.to_string()),
         ("provider", e.provider.to_string()),
         ("received_at_ms", e.received_at_ms.to_string()),
         ("notification_id", e.notification_id.to_string()),
         ("type", e.type_raw.to_string()),
         ("base_type", e.base_type.to_string()),
-        ("refetch", e.refetch.to_string()),
+        ("refetch", out.refetch.to_string()),
     ];
     if !e.suffixes.is_empty() {
         a.push(("suffixes", e.suffixes.join(",")));
@@ -196,24 +193,6 @@ fn attributes(e: &EnvelopeOut<'_>) -> Vec<(&'static str, String)> {
     a.retain(|(_, v)| !v.is_empty());
     a.truncate(10);
     a
-}
-
-#[derive(Deserialize)]
-struct V3<'a> {
-    #[serde(borrow)]
-    data: Option<V3Data<'a>>,
-}
-
-#[derive(Deserialize)]
-struct V3Data<'a> {
-    #[serde(borrow)]
-    object: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct DeltaData<'a> {
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
 }
 
 impl Envelope {
@@ -251,29 +230,6 @@ impl Envelope {
         }
         Ok(env)
     }
-
-    /// The parsed event type.
-    pub fn event_type(&self) -> Result<EventType, EnvelopeError> {
-        EventType::parse(&self.type_raw).map_err(|e| EnvelopeError::Malformed(e.to_string()))
-    }
-
-    /// Format of the message body in this notification.
-    pub fn body_format(&self) -> BodyFormat {
-        if self.suffixes.iter().any(|s| s == "cleaned") {
-            BodyFormat::Markdown
-        } else {
-            BodyFormat::Html
-        }
-    }
-
-    /// The message object carried in the notification, if any (`None` for a
-    /// reference envelope or a notification without an object).
-    pub fn message(&self) -> Result<Option<Message>, EnvelopeError> {
-        match &self.notification {
-            Some(raw) => message_in(raw.get(), &self.shape),
-            None => Ok(None),
-        }
-    }
 }
 
 /// What is wrong with the version of an envelope that did not parse, if
@@ -290,95 +246,84 @@ fn version_problem(body: &str) -> Option<EnvelopeError> {
     }
 }
 
-/// The message object inside one notification (a whole v3 body, or one
-/// `deltas[]` entry for shape `deltas`), if it carries one.
-pub fn message_in(notification: &str, shape: &str) -> Result<Option<Message>, EnvelopeError> {
-    let object: Option<&RawValue> = if shape == Shape::Deltas.as_str() {
-        json_error::from_str::<DeltaData<'_>>(notification)
-            .map_err(EnvelopeError::Malformed)?
-            .data
-    } else {
-        json_error::from_str::<V3<'_>>(notification)
-            .map_err(EnvelopeError::Malformed)?
-            .data
-            .and_then(|d| d.object)
-    };
-    object
-        .map(|o| {
-            json_error::from_str::<Message>(o.get())
-                .map_err(|e| EnvelopeError::Malformed(format!("message object: {e}")))
-        })
-        .transpose()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notification::parse_notification;
 
-    const BODY: &str = r#"{"specversion":"1.0","type":"message.created.cleaned","source":"/google/emails/realtime","id":"n1","time":5,"webhook_delivery_attempt":1,"data":{"application_id":"a","object":{"id":"m1","grant_id":"g1","subject":"Hi","body":"text","from":[{"name":"A","email":"a@x.io"}]}}}"#;
+    const NOTIFICATION: &str = r#"{"id":"n1","data":{"object":{"id":"m1","subject":"Hi"}}}"#;
+
+    fn fields() -> EnvelopeFields<'static> {
+        EnvelopeFields {
+            provider: "nylas",
+            received_at_ms: 1000,
+            notification_id: "n1",
+            type_raw: "message.created.cleaned",
+            base_type: "message.created",
+            suffixes: vec!["cleaned"],
+            source: Some("/google/emails/realtime"),
+            grant_id: Some("g1"),
+            message_id: Some("m1"),
+            delivery_attempt: Some(1),
+            shape: "v3",
+        }
+    }
 
     #[test]
     fn full_envelope_round_trips_with_attributes() {
-        let items = parse_notification(BODY.as_bytes()).unwrap();
-        let q = build(&items[0], "nylas", 1000, "e0".into(), 256 * 1024);
+        let q = build(&fields(), NOTIFICATION, "e0".into(), 256 * 1024);
         assert!(!q.refetch);
         let env = Envelope::decode(&q.body).unwrap();
         assert_eq!(env.envelope_version, 1);
+        assert_eq!(env.provider, "nylas");
         assert_eq!(env.notification_id, "n1");
         assert_eq!(env.base_type, "message.created");
         assert_eq!(env.suffixes, vec!["cleaned"]);
-        assert_eq!(env.body_format(), BodyFormat::Markdown);
-        assert_eq!(env.notification.as_ref().unwrap().get(), BODY);
-        let m = env.message().unwrap().unwrap();
-        assert_eq!((m.id.as_str(), m.grant_id.as_str()), ("m1", "g1"));
+        assert_eq!(env.shape, "v3");
+        assert_eq!(env.notification.as_ref().unwrap().get(), NOTIFICATION);
         let attr = |k: &str| {
             q.attributes
                 .iter()
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.as_str())
         };
+        assert_eq!(attr("provider"), Some("nylas"));
         assert_eq!(attr("grant_id"), Some("g1"));
         assert_eq!(attr("message_id"), Some("m1"));
         assert_eq!(attr("suffixes"), Some("cleaned"));
         assert_eq!(attr("refetch"), Some("false"));
         assert!(q.attributes.len() <= 10);
+        // The field order is part of the format (events/ is generated by a
+        // script that writes the same bytes).
+        assert!(
+            q.body
+                .starts_with(r#"{"envelope_version":1,"provider":"nylas","#),
+            "{}",
+            q.body
+        );
+        assert!(
+            q.body
+                .contains(r#""shape":"v3","refetch":false,"notification":{"#)
+        );
     }
 
     #[test]
     fn oversize_becomes_reference() {
-        let items = parse_notification(BODY.as_bytes()).unwrap();
-        let q = build(&items[0], "nylas", 1000, "e0".into(), 300);
+        let q = build(&fields(), NOTIFICATION, "e0".into(), 300);
         assert!(q.refetch);
         assert!(q.sqs_size() <= 600);
         let env = Envelope::decode(&q.body).unwrap();
         assert!(env.refetch && env.notification.is_none());
         assert_eq!(env.message_id.as_deref(), Some("m1"));
-        assert_eq!(env.message().unwrap(), None);
-    }
-
-    #[test]
-    fn deltas_message_is_found() {
-        let body = br#"{"deltas":[{"type":"message.created","date":1,"object":"message","data":{"id":"m9","grant_id":"g","subject":"s"}}]}"#;
-        let items = parse_notification(body).unwrap();
-        let q = build(&items[0], "nylas", 1, "e0".into(), 256 * 1024);
-        let env = Envelope::decode(&q.body).unwrap();
-        assert_eq!(env.shape, "deltas");
-        assert_eq!(env.message().unwrap().unwrap().id, "m9");
     }
 
     #[test]
     fn malformed_reasons_carry_no_input_values() {
         let e = Envelope::decode(r#"{"envelope_version":1,"received_at_ms":"carol@example.org"}"#)
             .unwrap_err();
-        let bad_message = r#"{"data":{"object":{"id":"m","subject":["carol@example.org"]}}}"#;
-        let m = message_in(bad_message, "v3").unwrap_err();
-        for e in [e, m] {
-            let s = e.to_string();
-            assert!(matches!(e, EnvelopeError::Malformed(_)), "{s}");
-            assert!(!s.contains("carol"), "{s}");
-            assert!(s.contains("line 1 column"), "{s}");
-        }
+        let s = e.to_string();
+        assert!(matches!(e, EnvelopeError::Malformed(_)), "{s}");
+        assert!(!s.contains("carol"), "{s}");
+        assert!(s.contains("line 1 column"), "{s}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! [`skip_reason`] runs the checks cheapest and most certain first:
 //!
 //! 1. context only: historic backfill ([`SkipReason::HistoricBackfill`]),
-//!    our own outbound (`/nylas/send`, or a sender among our addresses),
+//!    our own outbound (sent by us through the provider, or a sender among
+//!    our addresses),
 //!    SENT / DRAFTS / TRASH / spam folders (roles, or Google's label ids);
 //! 2. [`is_automatic`]: delivery reports and bounces, auto-replies, bulk and
 //!    list mail, from headers (when fetched), attachments, sender and
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 
 use crate::message::Message;
 use crate::ports::FolderRole;
+use crate::provider::Origin;
 
 /// What the filters know beyond the message itself.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,8 +32,9 @@ pub struct FilterContext<'a> {
     pub support_addresses: &'a [String],
     /// Folder id -> role for the message's grant, when known.
     pub folder_roles: Option<&'a HashMap<String, FolderRole>>,
-    /// Notification `source` (`/google/emails/realtime`, `/nylas/send`, ...).
-    pub source: Option<&'a str>,
+    /// What the provider knows of the message's origin (sent by us through
+    /// it, historic backfill).
+    pub origin: Origin,
     /// Process `.../historic` backfill notifications.
     pub allow_historic: bool,
 }
@@ -47,7 +50,7 @@ pub enum SkipReason {
     FeedbackReport(String),
     /// Bulk or list mail (Precedence bulk/list, List-Id).
     Bulk(String),
-    /// Sent by one of our own addresses, or through `/nylas/send`.
+    /// Sent by one of our own addresses, or by us through the provider.
     OwnOutbound,
     /// In a SENT / DRAFTS / TRASH / spam folder.
     Folder(FolderRole),
@@ -75,13 +78,11 @@ impl SkipReason {
 
 /// The first reason to skip this message, or `None` to make a ticket.
 pub fn skip_reason(msg: &Message, ctx: &FilterContext<'_>) -> Option<SkipReason> {
-    if let Some(source) = ctx.source {
-        if !ctx.allow_historic && source.trim_end_matches('/').ends_with("/historic") {
-            return Some(SkipReason::HistoricBackfill);
-        }
-        if source == "/nylas/send" {
-            return Some(SkipReason::OwnOutbound);
-        }
+    if ctx.origin.backfill && !ctx.allow_historic {
+        return Some(SkipReason::HistoricBackfill);
+    }
+    if ctx.origin.own_outbound {
+        return Some(SkipReason::OwnOutbound);
     }
     let sender = msg.sender_email();
     if sender.as_deref().is_some_and(|sender| {

@@ -11,9 +11,9 @@
 //! `from`: the SMTP envelope). An address is `{"email", "name"}` or a string
 //! (`"Ann <ann@example.com>"` or a bare address).
 //!
-//! The message id is the RFC `Message-ID` (angle brackets stripped, lower
-//! case): a redelivery of the same email under a new event id is the same
-//! message. An email without one gets a stable id from its sender, date,
+//! The message id is a digest of the RFC `Message-ID` (angle brackets
+//! stripped, lower case; [`message_key`]): a redelivery of the same email
+//! under a new event id is the same message. An email without one gets a stable id from its sender, date,
 //! subject and a digest of its content.
 
 use serde::Deserialize;
@@ -154,7 +154,7 @@ pub struct InboundEmail {
     /// changes across redeliveries, so it is logged, never deduplicated on.
     pub event_id: Option<String>,
     /// The message, its id the normalised `Message-ID` (or a stable digest),
-    /// its `grant_id` the source scope given to [`parse`].
+    /// its `grant_id` the receiving mailbox (see [`parse`]).
     pub message: Message,
     pub format: BodyFormat,
     /// SMTP envelope recipients, when the payload carries them.
@@ -184,9 +184,32 @@ pub fn normalise_message_id(raw: &str) -> Option<String> {
     (!id.is_empty()).then(|| id.to_ascii_lowercase())
 }
 
-/// Parse a payload; `scope` names the receiving source (it plays the part
-/// of a Nylas grant: ids are unique within it).
-pub fn parse(body: &[u8], scope: &str) -> Result<InboundEmail, InboundError> {
+/// The dedupe key of an RFC `Message-ID`: `mid-` and 32 hex digits of the
+/// SHA-256 of the normalised id. Opaque and bounded, so it is safe as a
+/// key and in logs (a `Message-ID` can carry a host name or an address and
+/// be up to 998 characters); every family that sees RFC `Message-ID`s keys
+/// on it, so one mail arriving by two paths is one message.
+pub fn message_key(raw: &str) -> Option<String> {
+    normalise_message_id(raw)
+        .map(|id| format!("mid-{}", &hex::encode(Sha256::digest(id.as_bytes()))[..32]))
+}
+
+/// The scope key of a receiving mailbox: `mbx-` and 24 hex digits of the
+/// SHA-256 of the lower-cased address. Opaque, so keys and logs carry no
+/// address; the same for every family that knows the receiving mailbox.
+pub fn mailbox_key(address: &str) -> String {
+    let address = address.trim().to_ascii_lowercase();
+    format!(
+        "mbx-{}",
+        &hex::encode(Sha256::digest(address.as_bytes()))[..24]
+    )
+}
+
+/// Parse a payload. The message's scope (its `grant_id`: ids are unique
+/// within it, as within a Nylas grant) is the receiving mailbox
+/// ([`mailbox_key`]): the first SMTP envelope recipient, else the first `to`
+/// address, else `default_scope`.
+pub fn parse(body: &[u8], default_scope: &str) -> Result<InboundEmail, InboundError> {
     let p: Payload = crate::json_error::from_slice(body).map_err(InboundError::Shape)?;
     let from = p.from.participant();
     if from.email.is_empty() {
@@ -247,15 +270,29 @@ pub fn parse(body: &[u8], scope: &str) -> Result<InboundEmail, InboundError> {
     let id = p
         .message_id
         .as_deref()
-        .and_then(normalise_message_id)
+        .and_then(message_key)
         .unwrap_or_else(|| content_id(&from.email, date, subject.as_deref(), &body));
+    let to = p.to.map(Addresses::participants).unwrap_or_default();
+    let envelope_to: Vec<String> = p
+        .envelope
+        .and_then(|e| e.to)
+        .map(Addresses::participants)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.email)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let scope = envelope_to
+        .first()
+        .or(to.iter().map(|p| &p.email).find(|e| !e.is_empty()))
+        .map_or_else(|| default_scope.to_string(), |m| mailbox_key(m));
     let message = Message {
         id,
-        grant_id: scope.to_string(),
+        grant_id: scope,
         thread_id: None,
         subject,
         from: vec![from],
-        to: p.to.map(Addresses::participants).unwrap_or_default(),
+        to,
         cc: p.cc.map(Addresses::participants).unwrap_or_default(),
         date,
         body: Some(body),
@@ -278,15 +315,7 @@ pub fn parse(body: &[u8], scope: &str) -> Result<InboundEmail, InboundError> {
         event_id: p.id.or(p.event_id).filter(|e| !e.trim().is_empty()),
         message,
         format,
-        envelope_to: p
-            .envelope
-            .and_then(|e| e.to)
-            .map(Addresses::participants)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| p.email)
-            .filter(|e| !e.is_empty())
-            .collect(),
+        envelope_to,
     })
 }
 
@@ -340,8 +369,12 @@ mod tests {
     fn a_full_payload_becomes_a_message() {
         let e = parse_json(full()).unwrap();
         let m = &e.message;
-        assert_eq!(m.id, "caf=abc@mail.example.com");
-        assert_eq!(m.grant_id, "mailbox:support");
+        assert_eq!(m.id, message_key("<caf=abc@MAIL.example.com> ").unwrap());
+        assert!(m.id.starts_with("mid-") && m.id.len() == 36, "{}", m.id);
+        assert!(!m.id.contains('@'));
+        // Scoped by the receiving mailbox: the SMTP envelope recipient.
+        assert_eq!(m.grant_id, mailbox_key("Support+Billing@acme.io"));
+        assert!(m.grant_id.starts_with("mbx-") && !m.grant_id.contains('@'));
         assert_eq!(e.event_id.as_deref(), Some("evt_1"));
         assert_eq!(m.from[0].email, "ann@example.com");
         assert_eq!(m.to[1].name, "Bob");
@@ -372,6 +405,23 @@ mod tests {
         assert_eq!(e.format, BodyFormat::Text);
         assert!(e.message.id.starts_with("sha256-"));
         assert!(e.message.to.is_empty() && e.event_id.is_none());
+        // No recipient at all: the default scope.
+        assert_eq!(e.message.grant_id, "mailbox:support");
+    }
+
+    #[test]
+    fn the_scope_is_the_first_to_without_an_smtp_envelope() {
+        let mut v = full();
+        v.as_object_mut().unwrap().remove("envelope");
+        assert_eq!(
+            parse_json(v.clone()).unwrap().message.grant_id,
+            mailbox_key("support@acme.io")
+        );
+        v["to"] = json!(["Help Desk <HELP@Acme.io>"]);
+        assert_eq!(
+            parse_json(v).unwrap().message.grant_id,
+            mailbox_key("help@acme.io")
+        );
     }
 
     #[test]
@@ -400,7 +450,7 @@ mod tests {
         let ctx = FilterContext {
             support_addresses: &ours,
             folder_roles: None,
-            source: None,
+            origin: crate::provider::Origin::default(),
             allow_historic: false,
         };
         let mut auto = full();

@@ -1,12 +1,18 @@
-//! The pure ingest pipeline: size limits, signature, gzip, parsing, type
-//! filtering and envelope building. The `ingest` Lambda and the local
-//! `triage serve` wrap this with HTTP and a queue.
+//! The pure ingest pipeline, the same for every provider: size limit,
+//! the provider's authentication over the bytes as received, gzip with a
+//! cap, then the provider's parsing into queue envelopes. The `ingest`
+//! Lambda and the local `triage serve` wrap this with HTTP and a queue.
 
-use crate::envelope::{self, QueuedMessage};
+use std::borrow::Cow;
+
+use crate::envelope::QueuedMessage;
 use crate::gzip::{GzipError, gunzip_capped};
+use crate::inbound_email::InboundError;
 use crate::logsafe;
-use crate::notification::{NotificationError, parse_notification};
-use crate::signature::{SignatureError, WebhookSecrets, verify_nylas};
+use crate::provider::nylas::notification::NotificationError;
+use crate::provider::{Delivery, Provider, ProviderKeys};
+use crate::signature::SignatureError;
+use crate::timestamped_signature::AuthError;
 
 /// Limits and routing choices of the ingest path.
 #[derive(Debug, Clone)]
@@ -48,6 +54,12 @@ pub enum IngestError {
     BodyTooLarge { limit: usize },
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// A timestamped signature (Standard Webhooks, timestamped HMAC).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// An inbound-email payload that cannot be used.
+    #[error(transparent)]
+    Inbound(#[from] InboundError),
     #[error("unsupported Content-Encoding (only gzip is accepted)")]
     UnsupportedEncoding,
     #[error("gzip body: {0}")]
@@ -80,10 +92,11 @@ impl IngestError {
         match self {
             IngestError::BodyTooLarge { .. } | IngestError::TooManyItems { .. } => 413,
             IngestError::Gzip(GzipError::TooLarge { .. }) => 413,
-            IngestError::Signature(_) => 401,
+            IngestError::Signature(_) | IngestError::Auth(_) => 401,
             IngestError::UnsupportedEncoding => 415,
             IngestError::Gzip(GzipError::Corrupt)
             | IngestError::Notification(_)
+            | IngestError::Inbound(_)
             | IngestError::MissingIds { .. }
             | IngestError::BadId { .. } => 400,
         }
@@ -96,6 +109,12 @@ impl IngestError {
             IngestError::Signature(SignatureError::Missing) => "signature_missing",
             IngestError::Signature(SignatureError::Malformed) => "signature_malformed",
             IngestError::Signature(SignatureError::Mismatch) => "signature_mismatch",
+            IngestError::Auth(AuthError::NoSignature) => "signature_missing",
+            IngestError::Auth(AuthError::Missing(_)) => "signature_header_missing",
+            IngestError::Auth(AuthError::Malformed(_)) => "signature_malformed",
+            IngestError::Auth(AuthError::OutsideTolerance { .. }) => "timestamp_outside_tolerance",
+            IngestError::Auth(AuthError::Mismatch) => "signature_mismatch",
+            IngestError::Inbound(_) => "invalid_payload",
             IngestError::UnsupportedEncoding => "unsupported_encoding",
             IngestError::Gzip(GzipError::TooLarge { .. }) => "decompressed_too_large",
             IngestError::Gzip(GzipError::Corrupt) => "gzip_corrupt",
@@ -119,6 +138,9 @@ pub enum ItemDecision {
     Enqueued,
     /// Queued as a reference (too large for the queue): the worker fetches.
     EnqueuedReference,
+    /// Too large for the queue and nothing to fetch it from: queued with
+    /// the HTML part dropped and the text cut to fit.
+    EnqueuedTrimmed,
     /// A type we are not configured to queue: acknowledged, dropped.
     IgnoredType,
 }
@@ -128,6 +150,7 @@ impl ItemDecision {
         match self {
             ItemDecision::Enqueued => "enqueued",
             ItemDecision::EnqueuedReference => "enqueued_reference",
+            ItemDecision::EnqueuedTrimmed => "enqueued_trimmed",
             ItemDecision::IgnoredType => "ignored_type",
         }
     }
@@ -164,101 +187,31 @@ fn is_gzip(content_encoding: Option<&[u8]>) -> Result<bool, IngestError> {
     }
 }
 
-/// Verify and parse one webhook delivery, and build its queue messages.
+/// Verify and parse one delivery for `provider`, and build its queue
+/// messages.
 ///
 /// Order matters: size first (cheap), then the signature over the bytes as
 /// received (compressed bytes when gzip), then decompression with a cap,
 /// then parsing. Nothing is parsed before the signature checks out.
 pub fn prepare(
+    provider: &dyn Provider,
+    keys: &ProviderKeys,
     policy: &IngestPolicy,
-    secrets: &WebhookSecrets,
-    signature: Option<&[u8]>,
-    content_encoding: Option<&[u8]>,
-    body: &[u8],
-    received_at_ms: i64,
+    delivery: &Delivery<'_>,
 ) -> Result<Prepared, IngestError> {
-    if body.len() > policy.max_body_bytes {
+    if delivery.body.len() > policy.max_body_bytes {
         return Err(IngestError::BodyTooLarge {
             limit: policy.max_body_bytes,
         });
     }
-    let gzip = is_gzip(content_encoding)?;
-    verify_nylas(secrets, signature, body)?;
-    let inflated;
-    let json = if gzip {
-        inflated = gunzip_capped(body, policy.max_decompressed_bytes)?;
-        inflated.as_slice()
+    let gzip = is_gzip(delivery.header("content-encoding"))?;
+    let auth = provider.authenticate(keys, delivery)?;
+    let body: Cow<'_, [u8]> = if gzip {
+        Cow::Owned(gunzip_capped(delivery.body, policy.max_decompressed_bytes)?)
     } else {
-        body
+        Cow::Borrowed(delivery.body)
     };
-    let items = parse_notification(json)?;
-    if items.len() > policy.max_items {
-        return Err(IngestError::TooManyItems {
-            limit: policy.max_items,
-        });
-    }
-
-    enqueue(policy, &items, received_at_ms)
-}
-
-/// Queue messages for parsed notification items: the enabled types become
-/// envelopes (references when over the queue's size limit); others are
-/// recorded as ignored. Used after a verified delivery, and by local replay
-/// of files that carry no signature.
-pub fn enqueue(
-    policy: &IngestPolicy,
-    items: &[crate::notification::NotificationItem<'_>],
-    received_at_ms: i64,
-) -> Result<Prepared, IngestError> {
-    let mut prepared = Prepared {
-        messages: Vec::with_capacity(items.len()),
-        items: Vec::with_capacity(items.len()),
-    };
-    for item in items {
-        let wanted = policy.enqueue_types.contains(&item.event_type.base);
-        let decision = if !wanted {
-            ItemDecision::IgnoredType
-        } else {
-            if item.event_type.base.starts_with("message.") {
-                if item.grant_id.is_none() {
-                    return Err(IngestError::MissingIds {
-                        notification_id: item.notification_id.clone(),
-                        missing: "grant_id",
-                    });
-                }
-                if item.object_id.is_none() {
-                    return Err(IngestError::MissingIds {
-                        notification_id: item.notification_id.clone(),
-                        missing: "message id",
-                    });
-                }
-            }
-            check_item(item)?;
-            let entry_id = format!("n{}", prepared.messages.len());
-            let q = envelope::build(
-                item,
-                "nylas",
-                received_at_ms,
-                entry_id,
-                policy.max_queue_message_bytes,
-            );
-            let d = if q.refetch {
-                ItemDecision::EnqueuedReference
-            } else {
-                ItemDecision::Enqueued
-            };
-            prepared.messages.push(q);
-            d
-        };
-        prepared.items.push(ItemSummary {
-            notification_id: item.notification_id.clone(),
-            type_raw: item.type_raw.to_string(),
-            grant_id: item.grant_id.clone(),
-            message_id: item.object_id.clone(),
-            decision,
-        });
-    }
-    Ok(prepared)
+    provider.parse(policy, &body, &auth, delivery.received_at_ms)
 }
 
 /// Is `value` usable as an id: no control characters, at most
@@ -275,22 +228,6 @@ pub fn check_id(field: &'static str, value: &str) -> Result<(), IngestError> {
             field,
             problem: "control characters",
         });
-    }
-    Ok(())
-}
-
-/// Usable ids on a queued item (the message object itself was checked
-/// while parsing: [`crate::notification::parse_notification`]).
-fn check_item(item: &crate::notification::NotificationItem<'_>) -> Result<(), IngestError> {
-    check_id("notification id", &item.notification_id)?;
-    for (field, value) in [
-        ("grant_id", &item.grant_id),
-        ("message id", &item.object_id),
-        ("thread_id", &item.thread_id),
-    ] {
-        if let Some(v) = value {
-            check_id(field, v)?;
-        }
     }
     Ok(())
 }
@@ -329,7 +266,8 @@ mod tests {
     use super::*;
     use crate::envelope::Envelope;
     use crate::gzip::gzip;
-    use crate::signature::sign_nylas;
+    use crate::provider::nylas::Nylas;
+    use crate::signature::{WebhookSecrets, sign_nylas};
 
     const SECRET: &str = "test-secret";
 
@@ -344,9 +282,28 @@ mod tests {
         body: &[u8],
         enc: Option<&[u8]>,
     ) -> Result<Prepared, IngestError> {
-        let secrets = WebhookSecrets::parse(SECRET).unwrap();
         let sig = sign_nylas(SECRET.as_bytes(), body);
-        prepare(policy, &secrets, Some(sig.as_bytes()), enc, body, 42)
+        run_with(policy, Some(sig.as_bytes()), enc, body, 42)
+    }
+
+    /// The generic pipeline with the Nylas provider and explicit headers.
+    fn run_with(
+        policy: &IngestPolicy,
+        signature: Option<&[u8]>,
+        enc: Option<&[u8]>,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<Prepared, IngestError> {
+        let keys = ProviderKeys {
+            secrets: WebhookSecrets::parse(SECRET).unwrap(),
+            tolerance_s: 300,
+        };
+        let header = |name: &str| match name {
+            "x-nylas-signature" => signature,
+            "content-encoding" => enc,
+            _ => None,
+        };
+        prepare(&Nylas, &keys, policy, &Delivery::new(&header, body, now_ms))
     }
 
     #[test]
@@ -378,11 +335,9 @@ mod tests {
         let p = run(&IngestPolicy::default(), &gz, Some(b"gzip")).unwrap();
         assert_eq!(p.messages.len(), 1);
         // Signed over the plain body but sent compressed: refused.
-        let secrets = WebhookSecrets::parse(SECRET).unwrap();
         let sig = sign_nylas(SECRET.as_bytes(), b.as_bytes());
-        let err = prepare(
+        let err = run_with(
             &IngestPolicy::default(),
-            &secrets,
             Some(sig.as_bytes()),
             Some(b"gzip"),
             &gz,
@@ -421,8 +376,7 @@ mod tests {
         );
         let no_grant = br#"{"type":"message.created","id":"n","data":{"object":{"id":"m"}}}"#;
         assert_eq!(run(&p, no_grant, None).unwrap_err().code(), "missing_ids");
-        let secrets = WebhookSecrets::parse(SECRET).unwrap();
-        let err = prepare(&p, &secrets, None, None, b"{}", 1).unwrap_err();
+        let err = run_with(&p, None, None, b"{}", 1).unwrap_err();
         assert_eq!((err.status(), err.code()), (401, "signature_missing"));
     }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use triage_core::eml::message_from_eml;
 use triage_core::filters::{FilterContext, SkipReason, is_automatic, skip_reason};
 use triage_core::ports::FolderRole;
+use triage_core::provider::Origin;
 use triage_core::{Attachment, Header, Message, Participant};
 
 fn eml_dir(name: &str) -> Vec<(String, Message)> {
@@ -482,18 +483,17 @@ fn own_outbound_by_address_or_source() {
     assert_eq!(skip_reason(&m, &ctx), Some(SkipReason::OwnOutbound));
 
     let send = FilterContext {
-        source: Some("/nylas/send"),
+        origin: Origin {
+            own_outbound: true,
+            backfill: false,
+        },
         ..FilterContext::default()
     };
     assert_eq!(
         skip_reason(&human(&[]), &send),
         Some(SkipReason::OwnOutbound)
     );
-    let realtime = FilterContext {
-        source: Some("/google/emails/realtime"),
-        ..FilterContext::default()
-    };
-    assert_eq!(skip_reason(&human(&[]), &realtime), None);
+    assert_eq!(skip_reason(&human(&[]), &FilterContext::default()), None);
 }
 
 #[test]
@@ -548,7 +548,10 @@ Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text
 #[test]
 fn historic_backfill_unless_allowed() {
     let historic = FilterContext {
-        source: Some("/google/emails/historic"),
+        origin: Origin {
+            own_outbound: false,
+            backfill: true,
+        },
         ..FilterContext::default()
     };
     assert_eq!(
@@ -572,7 +575,10 @@ fn context_checks_come_first() {
         Some(SkipReason::Folder(FolderRole::Trash))
     );
     let historic = FilterContext {
-        source: Some("/microsoft/emails/historic"),
+        origin: Origin {
+            own_outbound: false,
+            backfill: true,
+        },
         ..FilterContext::default()
     };
     assert_eq!(

@@ -4,17 +4,22 @@
 
 use serde_json::json;
 use triage_core::envelope::{Envelope, EnvelopeError};
-use triage_core::ingest::{IngestError, IngestPolicy, MAX_ID_BYTES, prepare};
+use triage_core::ingest::{IngestError, IngestPolicy, MAX_ID_BYTES};
+use triage_core::provider::ProviderKeys;
+use triage_core::provider::nylas::prepare_delivery;
 use triage_core::signature::{WebhookSecrets, sign_nylas};
 
 const SECRET: &str = "test-secret";
 
 fn deliver(body: &str) -> Result<usize, IngestError> {
-    let secrets = WebhookSecrets::parse(SECRET).expect("secret");
+    let keys = ProviderKeys {
+        secrets: WebhookSecrets::parse(SECRET).expect("secret"),
+        tolerance_s: 300,
+    };
     let sig = sign_nylas(SECRET.as_bytes(), body.as_bytes());
-    prepare(
+    prepare_delivery(
+        &keys,
         &IngestPolicy::default(),
-        &secrets,
         Some(sig.as_bytes()),
         None,
         body.as_bytes(),

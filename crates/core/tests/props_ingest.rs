@@ -5,8 +5,12 @@ use proptest::prelude::*;
 use triage_core::envelope::Envelope;
 use triage_core::gzip::{gunzip_capped, gzip};
 use triage_core::ingest::{IngestPolicy, check_challenge, prepare};
-use triage_core::notification::{EventType, parse_notification};
+use triage_core::provider::inbound::InboundJson;
+use triage_core::provider::nylas::notification::{EventType, parse_notification};
+use triage_core::provider::nylas::prepare_delivery;
+use triage_core::provider::{Delivery, ProviderKeys, open};
 use triage_core::signature::{WebhookSecrets, sign_nylas, verify_nylas};
+use triage_core::timestamped_signature::{sign_standard, sign_timestamped};
 
 fn json_like() -> impl Strategy<Value = Vec<u8>> {
     // Bytes biased towards JSON punctuation and the keys we look for.
@@ -101,11 +105,45 @@ proptest! {
         enc in prop::option::of(prop::sample::select(vec!["gzip", "identity", "br", "", "GZIP"])),
         sign in any::<bool>(),
     ) {
-        let secrets = WebhookSecrets::parse("k").unwrap();
+        let keys = ProviderKeys { secrets: WebhookSecrets::parse("k").unwrap(), tolerance_s: 300 };
         let sig = sign_nylas(b"k", &body);
         let header = if sign { Some(sig.as_bytes()) } else { None };
-        match prepare(&IngestPolicy::default(), &secrets, header, enc.map(str::as_bytes), &body, 1) {
+        match prepare_delivery(&keys, &IngestPolicy::default(), header, enc.map(str::as_bytes), &body, 1) {
             Ok(p) => for m in &p.messages { prop_assert!(Envelope::decode(&m.body).is_ok()); },
+            Err(e) => prop_assert!([400u16, 401, 413, 415].contains(&e.status())),
+        }
+    }
+
+    #[test]
+    fn inbound_prepare_never_panics_and_opens(
+        body in json_like(),
+        scheme in 0u8..3,
+        skew in -400i64..400,
+    ) {
+        let keys = ProviderKeys { secrets: WebhookSecrets::parse("k").unwrap(), tolerance_s: 300 };
+        let now_s = 1_764_547_200;
+        let ts = now_s + skew;
+        let standard = sign_standard(b"k", "msg_1", ts, &body);
+        let timestamped = sign_timestamped(b"k", ts, &body);
+        let ts_text = ts.to_string();
+        let header = |name: &str| -> Option<&[u8]> {
+            match (scheme, name) {
+                (0, "webhook-id") => Some(b"msg_1"),
+                (0, "webhook-timestamp") | (1, "x-webhook-timestamp") => Some(ts_text.as_bytes()),
+                (0, "webhook-signature") => Some(standard.as_bytes()),
+                (1, "x-webhook-signature") => Some(timestamped.as_bytes()),
+                _ => None,
+            }
+        };
+        let delivery = Delivery::new(&header, &body, now_s * 1000);
+        match prepare(&InboundJson, &keys, &IngestPolicy::default(), &delivery) {
+            Ok(p) => {
+                prop_assert!(scheme < 2 && skew.abs() <= 300);
+                for m in &p.messages {
+                    let env = Envelope::decode(&m.body).unwrap();
+                    prop_assert!(open(&env).unwrap().message.is_some());
+                }
+            }
             Err(e) => prop_assert!([400u16, 401, 413, 415].contains(&e.status())),
         }
     }
@@ -121,7 +159,7 @@ proptest! {
     fn envelope_decode_never_panics(body in json_like()) {
         let s = String::from_utf8_lossy(&body);
         if let Ok(env) = Envelope::decode(&s) {
-            let _ = env.message();
+            let _ = open(&env);
         }
     }
 }
