@@ -7,7 +7,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::hint::black_box;
-use triage_core::ingest::{IngestPolicy, prepare};
+use triage_core::ingest::IngestPolicy;
+use triage_core::provider::ProviderKeys;
+use triage_core::provider::nylas::prepare_delivery;
 use triage_core::signature::{WebhookSecrets, sign_nylas};
 
 const SECRET: &str = "bench-secret";
@@ -28,7 +30,10 @@ fn notification(size: usize) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let secrets = WebhookSecrets::parse(SECRET).unwrap_or_else(|e| panic!("{e}"));
+    let keys = ProviderKeys {
+        secrets: WebhookSecrets::parse(SECRET).unwrap_or_else(|e| panic!("{e}")),
+        tolerance_s: 300,
+    };
     // 1 MiB bodies fit the queue only as references at the default 256 KiB
     // limit; raise it so the full envelope is built and measured.
     let policy = IngestPolicy {
@@ -53,9 +58,9 @@ fn bench(c: &mut Criterion) {
             &body,
             |b, body| {
                 b.iter(|| {
-                    let p = prepare(
+                    let p = prepare_delivery(
+                        &keys,
                         &policy,
-                        &secrets,
                         Some(sig.as_bytes()),
                         None,
                         black_box(body),

@@ -1,5 +1,7 @@
-//! The ingest HTTP handler: `GET /webhooks/nylas?challenge=` and
-//! `POST /webhooks/nylas`. Generic over the queue; no AWS types here.
+//! The ingest HTTP handler: one route per configured provider
+//! (`/webhooks/nylas`, `/webhooks/inbound`), each answering `POST`
+//! deliveries and, where the provider has one, a `GET` handshake. Generic
+//! over the queue; no AWS types and no provider details here.
 
 use std::time::Instant;
 
@@ -7,16 +9,28 @@ use http::{HeaderMap, Method, Response, StatusCode, header};
 use triage_core::ingest::{IngestPolicy, Prepared, check_challenge, prepare};
 use triage_core::logsafe::Escaped;
 use triage_core::ports::NotificationQueue;
-use triage_core::signature::WebhookSecrets;
+use triage_core::provider::{Delivery, Provider, ProviderKeys};
 
-/// The webhook route.
-pub const ROUTE: &str = "/webhooks/nylas";
+/// One provider served on its route, with its keys.
+pub struct Endpoint {
+    pub provider: &'static dyn Provider,
+    pub keys: ProviderKeys,
+}
 
 /// What the handler needs, built once at init.
 pub struct IngestState<Q> {
     pub policy: IngestPolicy,
-    pub secrets: WebhookSecrets,
+    /// The providers served; a route of a provider not listed is a 404.
+    pub endpoints: Vec<Endpoint>,
     pub queue: Q,
+}
+
+impl<Q> IngestState<Q> {
+    /// The endpoint serving `path` (a trailing `/` is ignored).
+    pub fn endpoint(&self, path: &str) -> Option<&Endpoint> {
+        let path = path.trim_end_matches('/');
+        self.endpoints.iter().find(|e| e.provider.route() == path)
+    }
 }
 
 /// An HTTP answer, independent of the server (Lambda or local).
@@ -85,22 +99,26 @@ pub async fn handle<Q: NotificationQueue>(
     received_at_ms: i64,
 ) -> Reply {
     let started = Instant::now();
-    let trimmed = path.trim_end_matches('/');
-    if trimmed != ROUTE {
+    let Some(endpoint) = state.endpoint(path) else {
         return Reply::error(404, "not_found", "no such route");
-    }
-    match *method {
-        Method::GET => challenge(query),
-        Method::POST => post(state, headers, body, received_at_ms, started).await,
-        _ => Reply {
+    };
+    let challenge_param = endpoint.provider.challenge_param();
+    match (method, challenge_param) {
+        (&Method::POST, _) => post(state, endpoint, headers, body, received_at_ms, started).await,
+        (&Method::GET, Some(param)) => challenge(query, param),
+        (_, Some(_)) => Reply {
             allow: Some("GET, POST"),
             ..Reply::error(405, "method_not_allowed", "use GET (challenge) or POST")
+        },
+        (_, None) => Reply {
+            allow: Some("POST"),
+            ..Reply::error(405, "method_not_allowed", "use POST")
         },
     }
 }
 
-fn challenge(query: Option<&str>) -> Reply {
-    let value = query_param(query, "challenge");
+fn challenge(query: Option<&str>, param: &str) -> Reply {
+    let value = query_param(query, param);
     match check_challenge(value.as_deref()) {
         Ok(v) => {
             tracing::info!(
@@ -126,21 +144,17 @@ fn challenge(query: Option<&str>) -> Reply {
 
 async fn post<Q: NotificationQueue>(
     state: &IngestState<Q>,
+    endpoint: &Endpoint,
     headers: &HeaderMap,
     body: &[u8],
     received_at_ms: i64,
     started: Instant,
 ) -> Reply {
-    let signature = headers.get("x-nylas-signature").map(|v| v.as_bytes());
-    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes());
-    let prepared = match prepare(
-        &state.policy,
-        &state.secrets,
-        signature,
-        encoding,
-        body,
-        received_at_ms,
-    ) {
+    let provider = endpoint.provider.name();
+    // `HeaderMap` lookups by a lower-case `&str` are case-insensitive.
+    let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
+    let delivery = Delivery::new(&header, body, received_at_ms);
+    let prepared = match prepare(endpoint.provider, &endpoint.keys, &state.policy, &delivery) {
         Ok(p) => p,
         Err(e) => {
             let status = e.status();
@@ -151,6 +165,7 @@ async fn post<Q: NotificationQueue>(
             }
             tracing::warn!(
                 outcome = "refused",
+                provider,
                 status,
                 reason = e.code(),
                 body_bytes = body.len(),
@@ -181,6 +196,7 @@ async fn post<Q: NotificationQueue>(
             metrics::counter!("NotificationsQueued").increment(queued as u64);
             tracing::info!(
                 outcome = "accepted",
+                provider,
                 status = 200,
                 queued,
                 enqueue_us = micros(enqueue_started),

@@ -1,9 +1,16 @@
-//! The `ingest` Lambda as a library: configuration and the HTTP handler,
-//! generic over the queue so the same code runs under Lambda, in the local
-//! `triage serve` and in tests.
+//! The `ingest` Lambda as a library: configuration, composition and the
+//! HTTP handler, generic over the queue so the same code runs under Lambda,
+//! in the local `triage serve` and in tests.
+//!
+//! # Layout
+//! - [`config`]: the environment, read once and typed.
+//! - [`compose`]: endpoints (provider + keys) from configuration; secrets
+//!   resolved the same way for every runner.
+//! - [`handler`]: routing by provider, the HTTP answer.
 
+pub mod compose;
 pub mod config;
 pub mod handler;
 
-pub use config::IngestConfig;
-pub use handler::{IngestState, Reply, handle, handle_request, lambda_handler};
+pub use config::{IngestConfig, WebhookConfig};
+pub use handler::{Endpoint, IngestState, Reply, handle, handle_request, lambda_handler};

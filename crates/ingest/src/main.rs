@@ -3,10 +3,8 @@
 use std::process::ExitCode;
 
 use lambda_http::{run, service_fn};
-use triage_core::config::SecretSpec;
-use triage_core::signature::WebhookSecrets;
-use triage_ingest::{IngestConfig, IngestState, lambda_handler};
-use triage_secrets::SecretsReader;
+use triage_ingest::{IngestConfig, IngestState, compose, lambda_handler};
+use triage_secrets::SecretResolver;
 use triage_sqs::SqsQueue;
 
 #[tokio::main]
@@ -48,20 +46,33 @@ async fn main() -> ExitCode {
 async fn init() -> Result<IngestState<SqsQueue>, Box<dyn std::error::Error>> {
     let config = IngestConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let secret_list = match &config.webhook_secret {
-        SecretSpec::Inline(s) => s.clone(),
-        SecretSpec::SecretsManager { arn } => SecretsReader::new(&sdk).read_string(arn).await?,
-    };
-    let secrets = WebhookSecrets::parse(&secret_list)?;
+    let resolver = SecretResolver::with_sdk(&sdk);
+    // No test-secret fallback in AWS: a provider without secrets is not served.
+    let composed = compose::endpoints(&config.webhooks, &resolver, None).await?;
+    for name in &composed.secret_unset {
+        tracing::warn!(
+            provider = name,
+            "webhook secret has no value yet: provider not served until it is filled"
+        );
+    }
+    let endpoints = composed.endpoints;
+    for e in &endpoints {
+        tracing::info!(
+            provider = e.provider.name(),
+            route = e.provider.route(),
+            secrets = e.keys.secrets.len(),
+            "serving provider"
+        );
+    }
     tracing::info!(
-        secrets = secrets.len(),
         enqueue_types = ?config.policy.enqueue_types,
         max_body_bytes = config.policy.max_body_bytes,
+        tolerance_s = config.webhooks.tolerance_s,
         "ingest ready"
     );
     Ok(IngestState {
         policy: config.policy,
-        secrets,
+        endpoints,
         queue: SqsQueue::new(&sdk, config.queue_url, config.queue_timeout),
     })
 }

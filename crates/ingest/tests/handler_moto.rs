@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use triage_core::envelope::Envelope;
 use triage_core::ingest::IngestPolicy;
-use triage_core::signature::WebhookSecrets;
-use triage_ingest::{IngestState, lambda_handler};
+use triage_core::provider::open;
+use triage_ingest::{IngestState, compose, lambda_handler};
 use triage_sqs::SqsQueue;
 use triage_testkit::{config_for, create_sqs_queue, moto_config, repo_root};
 
@@ -33,7 +33,12 @@ async fn fixture(policy: IngestPolicy) -> Fixture {
     let url = create_sqs_queue(&sqs, "ingest").await;
     let state = IngestState {
         policy,
-        secrets: WebhookSecrets::parse(&format!("old-secret,{SECRET}")).unwrap(),
+        endpoints: compose::inline(
+            Some(&format!("old-secret,{SECRET}")),
+            Some(&format!("whsec_b2xkLXNlY3JldA==,{SECRET}")),
+            300,
+        )
+        .unwrap(),
         queue: SqsQueue::new(&sdk, url.clone(), Duration::from_secs(3)),
     };
     Fixture { sqs, url, state }
@@ -99,7 +104,7 @@ async fn signed_created_lands_in_the_queue_with_envelope_and_attributes() {
     assert_eq!(env.notification_id, "2f6b4c2e-5d1a-4f0b-9a7e-1c3d5e7f9a01");
     assert_eq!(env.message_id.as_deref(), Some("19a8f3c2d1e0b7a6"));
     assert!(!env.refetch);
-    let msg = env.message().unwrap().unwrap();
+    let msg = open(&env).unwrap().message.unwrap();
     assert_eq!(
         msg.subject.as_deref(),
         Some("Production dashboard is down for our whole team")
@@ -227,8 +232,8 @@ async fn wrong_method_and_path() {
     assert_eq!(lambda_handler(&f.state, req).await.unwrap().status(), 404);
 }
 
-fn secrets() -> WebhookSecrets {
-    WebhookSecrets::parse(SECRET).unwrap()
+fn endpoints() -> Vec<triage_ingest::Endpoint> {
+    compose::inline(Some(SECRET), None, 300).unwrap()
 }
 
 #[tokio::test]
@@ -241,7 +246,7 @@ async fn unreachable_sqs_gives_503_fast() {
     let sdk = config_for(&format!("http://127.0.0.1:{port}")).await;
     let state = IngestState {
         policy: IngestPolicy::default(),
-        secrets: secrets(),
+        endpoints: endpoints(),
         queue: SqsQueue::new(
             &sdk,
             format!("http://127.0.0.1:{port}/123456789012/q"),
@@ -275,7 +280,7 @@ async fn black_hole_sqs_gives_503_within_the_timeout() {
     let timeout = Duration::from_millis(600);
     let state = IngestState {
         policy: IngestPolicy::default(),
-        secrets: secrets(),
+        endpoints: endpoints(),
         queue: SqsQueue::new(&sdk, format!("http://{addr}/123456789012/q"), timeout),
     };
     let started = Instant::now();
@@ -289,4 +294,106 @@ async fn black_hole_sqs_gives_503_within_the_timeout() {
         "{elapsed:?}"
     );
     holder.abort();
+}
+
+/// The sample time of the inbound events (events/make_events.py).
+const INBOUND_SAMPLE_MS: i64 = 1_764_547_200_000;
+
+impl Fixture {
+    /// Call the handler as at `now_ms` (the inbound samples are signed at a
+    /// fixed time and the clock check is part of the handler).
+    async fn call_at(&self, name: &str, now_ms: i64) -> (u16, String) {
+        let (parts, body) = event(name).into_parts();
+        let reply = triage_ingest::handle(
+            &self.state,
+            &parts.method,
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            body.as_ref(),
+            now_ms,
+        )
+        .await;
+        (reply.status, reply.body)
+    }
+}
+
+#[tokio::test]
+async fn inbound_samples_get_their_status_and_land_keyed_by_mailbox_and_message_id() {
+    let f = fixture(IngestPolicy::default()).await;
+    let cases = [
+        ("apigw-inbound-standard.json", 200, ""),
+        ("apigw-inbound-standard-rotated.json", 200, ""),
+        ("apigw-inbound-timestamped.json", 200, ""),
+        ("apigw-inbound-auto-reply.json", 200, ""),
+        ("apigw-inbound-tampered.json", 401, "signature_mismatch"),
+        ("apigw-inbound-unsigned.json", 401, "signature_missing"),
+    ];
+    for (name, want, code) in cases {
+        let (status, body) = f.call_at(name, INBOUND_SAMPLE_MS + 1_000).await;
+        assert_eq!(status, want, "{name}: {body}");
+        assert!(body.contains(code), "{name}: {body}");
+        assert!(!body.contains("Checkout"), "{name} echoed the body");
+    }
+    let msgs = f.drain().await;
+    assert_eq!(msgs.len(), 4);
+    let first = msgs
+        .iter()
+        .map(|m| Envelope::decode(m.body().unwrap()).unwrap())
+        .find(|e| e.notification_id == "msg_2fQxSample0001")
+        .expect("the Standard Webhooks sample, under its webhook-id");
+    assert_eq!(first.provider, "inbound");
+    assert_eq!(
+        first.grant_id,
+        Some(triage_core::inbound_email::mailbox_key(
+            "support@acme.example"
+        ))
+    );
+    assert_eq!(
+        first.message_id,
+        triage_core::inbound_email::message_key("<20251201.ann.1@mail.example.com>")
+    );
+    let opened = open(&first).unwrap();
+    let m = opened.message.unwrap();
+    assert_eq!(m.subject.as_deref(), Some("Checkout fails with error 500"));
+    assert!(m.header("received").is_some());
+    for m in &msgs {
+        assert_eq!(attr(m, "provider"), Some("inbound"));
+    }
+}
+
+#[tokio::test]
+async fn inbound_outside_the_tolerance_is_refused_either_way() {
+    let f = fixture(IngestPolicy::default()).await;
+    for skew_ms in [-301_000, 301_000, 86_400_000] {
+        let (status, body) = f
+            .call_at("apigw-inbound-standard.json", INBOUND_SAMPLE_MS + skew_ms)
+            .await;
+        assert_eq!(status, 401, "{skew_ms}: {body}");
+        assert!(body.contains("timestamp_outside_tolerance"), "{body}");
+    }
+    // The real clock is years past the sample: the Lambda entry refuses it.
+    let (status, _) = f.call("apigw-inbound-timestamped.json").await;
+    assert_eq!(status, 401);
+    assert!(f.drain().await.is_empty());
+}
+
+#[tokio::test]
+async fn inbound_route_answers_post_only_and_only_when_configured() {
+    let f = fixture(IngestPolicy::default()).await;
+    let mut req = event("apigw-inbound-standard.json");
+    *req.method_mut() = http::Method::GET;
+    let resp = lambda_handler(&f.state, req).await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    // A stack with only the Nylas secret does not serve the inbound route.
+    let nylas_only = IngestState {
+        policy: IngestPolicy::default(),
+        endpoints: endpoints(),
+        queue: SqsQueue::new(&moto_config().await, f.url.clone(), Duration::from_secs(3)),
+    };
+    let resp = lambda_handler(&nylas_only, event("apigw-inbound-standard.json"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, HeaderValue, Method};
 use triage_core::ingest::IngestPolicy;
-use triage_core::signature::{WebhookSecrets, sign_nylas};
+use triage_core::signature::sign_nylas;
 use triage_ingest::{IngestState, handle};
 use triage_sqs::SqsQueue;
 use triage_testkit::proxy::{FaultProxy, Mode, endpoint_addr};
@@ -95,7 +95,7 @@ async fn nothing_acknowledged_is_lost_across_an_sqs_outage() {
     let through_proxy = config_for(&proxy.url()).await;
     let state = Arc::new(IngestState {
         policy: IngestPolicy::default(),
-        secrets: WebhookSecrets::parse(SECRET).unwrap(),
+        endpoints: triage_ingest::compose::inline(Some(SECRET), None, 300).unwrap(),
         queue: SqsQueue::new(&through_proxy, url.clone(), CLIENT_TIMEOUT),
     });
 

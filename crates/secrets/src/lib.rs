@@ -1,8 +1,14 @@
 //! Secrets Manager adapter: read a string secret once, at cold start.
+//!
+//! [`SecretResolver`] turns a configured [`SecretSpec`] (inline value or
+//! ARN) into its value, loading the AWS configuration only when an ARN is
+//! actually read: every runner (the Lambdas, `triage`) resolves secrets
+//! through it, so `*_ARN` variables mean the same everywhere.
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+pub use triage_core::config::SecretSpec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -14,6 +20,45 @@ pub enum SecretError {
     Empty { id: String },
     #[error("could not read secret {id}: {detail}")]
     Unavailable { id: String, detail: String },
+}
+
+/// Resolves [`SecretSpec`]s: inline values as they are, ARNs through
+/// Secrets Manager (the AWS configuration is loaded on the first ARN).
+#[derive(Debug, Default)]
+pub struct SecretResolver {
+    reader: tokio::sync::OnceCell<SecretsReader>,
+}
+
+impl SecretResolver {
+    /// A resolver that loads the default AWS configuration when needed.
+    pub fn new() -> Self {
+        SecretResolver::default()
+    }
+
+    /// A resolver using an already-loaded AWS configuration.
+    pub fn with_sdk(sdk: &aws_config::SdkConfig) -> Self {
+        SecretResolver {
+            reader: tokio::sync::OnceCell::new_with(Some(SecretsReader::new(sdk))),
+        }
+    }
+
+    /// The secret's value. Never logged.
+    pub async fn resolve(&self, spec: &SecretSpec) -> Result<String, SecretError> {
+        match spec {
+            SecretSpec::Inline(value) => Ok(value.clone()),
+            SecretSpec::SecretsManager { arn } => {
+                let reader = self
+                    .reader
+                    .get_or_init(|| async {
+                        let sdk =
+                            aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                        SecretsReader::new(&sdk)
+                    })
+                    .await;
+                reader.read_string(arn).await
+            }
+        }
+    }
 }
 
 /// Reads string secrets by ARN or name.

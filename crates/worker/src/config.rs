@@ -61,17 +61,38 @@ impl Default for WorkerSettings {
     }
 }
 
+/// What every runner of the worker (the Lambda, `triage`) reads from the
+/// environment: the Nylas API, the rules, the settings.
+#[derive(Debug, Clone)]
+pub struct ProcessingConfig {
+    /// `NYLAS_API_URI`, default `https://api.us.nylas.com`.
+    pub nylas_api_uri: String,
+    /// `NYLAS_API_KEY_ARN` (wins) or `NYLAS_API_KEY`. `None`: fetching is off.
+    pub nylas_api_key: Option<SecretSpec>,
+    /// `RULES_FILE`: a TOML rules file; `None`: the compiled-in default.
+    pub rules_file: Option<String>,
+    pub settings: WorkerSettings,
+}
+
+impl ProcessingConfig {
+    pub fn from_env(env: &EnvReader<'_>) -> Result<Self, ConfigError> {
+        Ok(ProcessingConfig {
+            nylas_api_uri: env
+                .get("NYLAS_API_URI")
+                .unwrap_or_else(|| "https://api.us.nylas.com".to_string()),
+            nylas_api_key: env.optional_secret("NYLAS_API_KEY", "NYLAS_API_KEY_ARN"),
+            rules_file: env.get("RULES_FILE"),
+            settings: settings_from(env)?,
+        })
+    }
+}
+
 /// Everything the `worker` Lambda reads from the environment.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub idempotency_table: String,
     pub tickets_table: String,
-    pub nylas_api_uri: String,
-    /// `NYLAS_API_KEY_ARN` or `NYLAS_API_KEY`. `None`: fetching is off.
-    pub nylas_api_key: Option<SecretSpec>,
-    /// `RULES_FILE`: a TOML rules file; `None`: the compiled-in default.
-    pub rules_file: Option<String>,
-    pub settings: WorkerSettings,
+    pub processing: ProcessingConfig,
 }
 
 impl WorkerConfig {
@@ -82,19 +103,14 @@ impl WorkerConfig {
 
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = EnvReader::new(lookup);
-        let settings = settings_from(&env)?;
+        let processing = ProcessingConfig::from_env(&env)?;
         Ok(WorkerConfig {
             idempotency_table: env.required(
                 "IDEMPOTENCY_TABLE",
                 "the DynamoDB table of idempotency records",
             )?,
             tickets_table: env.required("TICKETS_TABLE", "the DynamoDB table of tickets")?,
-            nylas_api_uri: env
-                .get("NYLAS_API_URI")
-                .unwrap_or_else(|| "https://api.us.nylas.com".to_string()),
-            nylas_api_key: env.optional_secret("NYLAS_API_KEY", "NYLAS_API_KEY_ARN"),
-            rules_file: env.get("RULES_FILE"),
-            settings,
+            processing,
         })
     }
 }
@@ -152,12 +168,12 @@ mod tests {
         ]);
         let f = |k: &str| m.get(k).map(|v| v.to_string());
         let c = WorkerConfig::from_lookup(&f).unwrap();
-        assert_eq!(c.settings.fetch_policy, FetchPolicy::WhenNeeded);
+        assert_eq!(c.processing.settings.fetch_policy, FetchPolicy::WhenNeeded);
         assert_eq!(
-            c.settings.support_addresses,
+            c.processing.settings.support_addresses,
             ["support@example.com", "help@example.com"]
         );
-        assert!(c.nylas_api_key.is_none());
+        assert!(c.processing.nylas_api_key.is_none());
 
         let bad: HashMap<&str, &str> = HashMap::from([
             ("IDEMPOTENCY_TABLE", "i"),

@@ -21,6 +21,7 @@ use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, FetchError, FolderRole, IdempotencyStore, MessageSource,
     StoreError, TicketStore,
 };
+use triage_core::provider::{self, FetchRule};
 use triage_core::text::visible_text;
 use triage_core::ticket::{TicketWrite, build_ticket};
 
@@ -241,13 +242,12 @@ where
         now_ms: i64,
         deadline: Instant,
     ) -> Result<Outcome, Failure> {
-        let event_type = env.event_type()?;
-        let carried = env.message()?;
-        let body_missing = carried
-            .as_ref()
-            .is_none_or(|m| m.body.as_deref().is_none_or(str::is_empty));
-        let must_fetch = env.refetch || event_type.truncated || body_missing;
-        let want_fetch = must_fetch || self.settings.fetch_policy == FetchPolicy::Always;
+        let opened = provider::open(env)?;
+        let want_fetch = match opened.fetch {
+            FetchRule::Never => false,
+            FetchRule::Required => true,
+            FetchRule::Allowed => self.settings.fetch_policy == FetchPolicy::Always,
+        };
 
         let grant = env.grant_id.as_deref().unwrap_or_default();
         let message_id = env.message_id.as_deref().unwrap_or_default();
@@ -259,8 +259,8 @@ where
                     Some(m) => (m, BodyFormat::Html),
                 }
             }
-            _ => match carried {
-                Some(m) => (m, env.body_format()),
+            _ => match opened.message {
+                Some(m) => (m, opened.format),
                 None => {
                     return Err(Failure::Permanent(
                         "reference envelope but fetching is off (no API key)".into(),
@@ -277,7 +277,7 @@ where
         let ctx = FilterContext {
             support_addresses: &self.settings.support_addresses,
             folder_roles: roles.as_ref(),
-            source: env.source.as_deref(),
+            origin: opened.origin,
             allow_historic: self.settings.allow_historic,
         };
         if let Some(reason) = skip_reason(&message, &ctx) {

@@ -1,10 +1,17 @@
-//! The `worker` Lambda as a library: configuration and the record/batch
-//! handler, generic over the idempotency store, the ticket store and the
-//! message source, so the same code runs under Lambda, in the local
-//! `triage` binary and in tests.
+//! The `worker` Lambda as a library: configuration, composition and the
+//! record/batch handler, generic over the idempotency store, the ticket
+//! store and the message source, so the same code runs under Lambda, in the
+//! local `triage` binary and in tests.
+//!
+//! # Layout
+//! - [`config`]: the environment, read once and typed.
+//! - [`compose`]: rules, the Nylas source, [`Worker::new`]: shared by
+//!   every runner.
+//! - [`handler`]: one record (provider chosen by the envelope), one batch.
 
+pub mod compose;
 pub mod config;
 pub mod handler;
 
-pub use config::{FetchPolicy, WorkerConfig, WorkerSettings};
+pub use config::{FetchPolicy, ProcessingConfig, WorkerConfig, WorkerSettings};
 pub use handler::{Failure, Outcome, Worker};

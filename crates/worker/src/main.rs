@@ -5,13 +5,11 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, run, service_fn};
-use triage_core::classify::Rules;
-use triage_core::config::SecretSpec;
-use triage_core::remember::{self, RememberCompleted};
+use triage_core::remember::RememberCompleted;
 use triage_dynamodb::{DynamoIdempotency, DynamoTickets};
-use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
-use triage_secrets::SecretsReader;
-use triage_worker::{Worker, WorkerConfig};
+use triage_nylas::{CachedFolders, NylasClient};
+use triage_secrets::SecretResolver;
+use triage_worker::{Worker, WorkerConfig, compose};
 
 type LambdaWorker =
     Worker<RememberCompleted<DynamoIdempotency>, DynamoTickets, CachedFolders<NylasClient>>;
@@ -68,51 +66,27 @@ async fn main() -> ExitCode {
 async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
     let config = WorkerConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let rules = match &config.rules_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read RULES_FILE {path}: {e}"))?;
-            Rules::from_toml(&text).map_err(|e| format!("RULES_FILE {path}: {e}"))?
-        }
-        None => Rules::default_rules(),
-    };
-    let api_key = match &config.nylas_api_key {
-        Some(SecretSpec::Inline(k)) => Some(k.clone()),
-        Some(SecretSpec::SecretsManager { arn }) => {
-            Some(SecretsReader::new(&sdk).read_string(arn).await?)
-        }
-        None => None,
-    };
-    let source = match api_key {
-        Some(key) => {
-            let mut nylas = NylasConfig::new(key.trim());
-            nylas.base_url = config.nylas_api_uri.clone();
-            Some(CachedFolders::new(NylasClient::new(nylas)?))
-        }
-        None => {
-            tracing::warn!(
-                "no Nylas API key: fetching is off, messages are classified from the notification alone"
-            );
-            None
-        }
-    };
+    let processing = config.processing;
+    let rules = compose::rules(processing.rules_file.as_deref())?;
+    let source = compose::nylas_source(&processing, &SecretResolver::with_sdk(&sdk)).await?;
+    if source.is_none() {
+        tracing::warn!(
+            "no Nylas API key: fetching is off, messages are classified from the notification alone"
+        );
+    }
     tracing::info!(
-        fetch_policy = ?config.settings.fetch_policy,
+        fetch_policy = ?processing.settings.fetch_policy,
         fetching = source.is_some(),
         "worker ready"
     );
     let ddb = triage_dynamodb::with_short_timeouts(&sdk);
-    Ok(Worker {
-        idempotency: RememberCompleted::new(
-            DynamoIdempotency::new(&ddb, config.idempotency_table),
-            config.settings.remember_completed,
-            remember::MAX_AGE_S,
-        ),
-        tickets: DynamoTickets::new(&ddb, config.tickets_table),
+    Ok(Worker::new(
+        DynamoIdempotency::new(&ddb, config.idempotency_table),
+        DynamoTickets::new(&ddb, config.tickets_table),
         source,
         rules,
-        settings: config.settings,
-    })
+        processing.settings,
+    ))
 }
 
 fn now_ms() -> i64 {

@@ -569,3 +569,126 @@ async fn own_outbound_is_skipped() {
     let (_, r) = w.process(&sent, now_ms(), deadline()).await;
     assert!(matches!(r.unwrap(), Outcome::Skipped { .. }));
 }
+
+/// An inbound-email payload from `fixtures/inbound/` as ingest queues it,
+/// under the delivery id `delivery` (a `webhook-id`).
+fn inbound_envelope(file: &str, delivery: &str) -> String {
+    use triage_core::ingest::IngestPolicy;
+    use triage_core::provider::{Authenticated, Provider, inbound::InboundJson};
+    let body = std::fs::read(repo_root().join("fixtures/inbound").join(file)).unwrap();
+    let auth = Authenticated {
+        scheme: "standard_webhooks",
+        delivery_id: Some(delivery.to_string()),
+    };
+    let p = InboundJson
+        .parse(&IngestPolicy::default(), &body, &auth, now_ms())
+        .unwrap();
+    p.messages[0].body.clone()
+}
+
+/// A Nylas API that must never be called.
+async fn untouchable_api() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path_regex(".*"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn inbound_payloads_make_tickets_without_fetching_dedupe_and_thread() {
+    let api = untouchable_api().await;
+    // Fetching on and policy "always": the inbound payload is still the message.
+    let w = worker(Some(&api), WorkerSettings::default()).await;
+    let mailbox = &triage_core::inbound_email::mailbox_key("support@acme.example");
+    let run = |body: String| {
+        let w = &w;
+        async move { w.process(&body, now_ms(), deadline()).await.1 }
+    };
+
+    let created = run(inbound_envelope("new-ticket.json", "msg_a"))
+        .await
+        .unwrap();
+    let Outcome::Created {
+        ticket_id,
+        classification,
+    } = created
+    else {
+        panic!("{created:?}");
+    };
+    assert_eq!(classification.category, "incidents", "{classification:?}");
+    // A redelivery under a new webhook-id is the same message.
+    let again = run(inbound_envelope("new-ticket.json", "msg_b"))
+        .await
+        .unwrap();
+    assert!(matches!(again, Outcome::Duplicate { .. }), "{again:?}");
+    // The reply threads onto the ticket by References.
+    let reply = run(inbound_envelope("reply.json", "msg_c")).await.unwrap();
+    assert_eq!(
+        reply,
+        Outcome::Appended {
+            ticket_id: ticket_id.clone()
+        }
+    );
+    // The out-of-office is skipped on its headers.
+    let auto = run(inbound_envelope("auto-reply.json", "msg_d"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            auto,
+            Outcome::Skipped {
+                reason: SkipReason::AutoReply(_)
+            }
+        ),
+        "{auto:?}"
+    );
+    // No Message-ID: the content digest dedupes.
+    let bare = run(inbound_envelope("no-message-id.json", "msg_e"))
+        .await
+        .unwrap();
+    assert!(matches!(bare, Outcome::Created { .. }), "{bare:?}");
+    let bare_again = run(inbound_envelope("no-message-id.json", "msg_f"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(bare_again, Outcome::Duplicate { .. }),
+        "{bare_again:?}"
+    );
+
+    let tickets = all_tickets(&w, mailbox).await;
+    let t = tickets.iter().find(|t| t.id == ticket_id).unwrap();
+    assert_eq!(t.message_count, 2);
+    assert_eq!(t.message_ids.len(), 2);
+    api.verify().await;
+}
+
+#[tokio::test]
+async fn sample_inbound_sqs_event_makes_a_ticket() {
+    let w = worker(None, when_needed()).await;
+    let text = std::fs::read_to_string(repo_root().join("events/sqs-inbound.json")).unwrap();
+    let event: SqsEvent = serde_json::from_str(&text).unwrap();
+    let resp = w.process_batch(event.records, now_ms(), deadline()).await;
+    assert!(resp.batch_item_failures.is_empty());
+    let mailbox = triage_core::inbound_email::mailbox_key("support@acme.example");
+    let tickets = all_tickets(&w, &mailbox).await;
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(
+        Some(tickets[0].message_id.clone()),
+        triage_core::inbound_email::message_key("20251201.ann.1@mail.example.com")
+    );
+}
+
+#[tokio::test]
+async fn an_envelope_of_an_unknown_provider_is_permanent() {
+    let w = worker(None, when_needed()).await;
+    let body = inbound_envelope("new-ticket.json", "msg_x")
+        .replace(r#""provider":"inbound""#, r#""provider":"imap""#);
+    let (_, result) = w.process(&body, now_ms(), deadline()).await;
+    match result {
+        Err(Failure::Permanent(reason)) => assert!(reason.contains("provider"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,125 @@
+//! Building the worker from configuration, shared by the Lambda and
+//! `triage`: the rules, the Nylas API source (its key resolved the same way
+//! everywhere, `NYLAS_API_KEY_ARN` first), and [`Worker::new`].
+
+use triage_core::classify::Rules;
+use triage_core::remember::{self, RememberCompleted};
+use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
+use triage_secrets::{SecretError, SecretResolver};
+
+use crate::config::{ProcessingConfig, WorkerSettings};
+use crate::handler::Worker;
+
+/// Why the worker cannot be built. Names files and variables, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("cannot read rules file {path}: {source}")]
+    RulesUnreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("rules file {path}: {reason}")]
+    RulesInvalid { path: String, reason: String },
+    #[error("NYLAS_API_KEY: {0}")]
+    ApiKey(#[from] SecretError),
+    #[error("Nylas client: {0}")]
+    Client(String),
+}
+
+/// The rules from `path`, or the compiled-in default.
+pub fn rules(path: Option<&str>) -> Result<Rules, ComposeError> {
+    match path {
+        None => Ok(Rules::default_rules()),
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ComposeError::RulesUnreadable {
+                    path: path.to_string(),
+                    source,
+                })?;
+            Rules::from_toml(&text).map_err(|e| ComposeError::RulesInvalid {
+                path: path.to_string(),
+                reason: e.to_string(),
+            })
+        }
+    }
+}
+
+/// The Nylas API as a message source, when an API key is configured.
+pub async fn nylas_source(
+    config: &ProcessingConfig,
+    resolver: &SecretResolver,
+) -> Result<Option<CachedFolders<NylasClient>>, ComposeError> {
+    let Some(spec) = &config.nylas_api_key else {
+        return Ok(None);
+    };
+    let key = resolver.resolve(spec).await?;
+    let mut nylas = NylasConfig::new(key.trim());
+    nylas.base_url.clone_from(&config.nylas_api_uri);
+    NylasClient::new(nylas)
+        .map(|c| Some(CachedFolders::new(c)))
+        .map_err(|e| ComposeError::Client(e.to_string()))
+}
+
+impl<I, T, S> Worker<RememberCompleted<I>, T, S> {
+    /// The worker every runner uses: the idempotency store behind a memory
+    /// of completed records (`IDEMPOTENCY_CACHE_ENTRIES`).
+    pub fn new(
+        idempotency: I,
+        tickets: T,
+        source: Option<S>,
+        rules: Rules,
+        settings: WorkerSettings,
+    ) -> Self {
+        Worker {
+            idempotency: RememberCompleted::new(
+                idempotency,
+                settings.remember_completed,
+                remember::MAX_AGE_S,
+            ),
+            tickets,
+            source,
+            rules,
+            settings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use triage_core::config::SecretSpec;
+
+    #[test]
+    fn rules_errors_name_the_file() {
+        let e = rules(Some("/nonexistent/rules.toml")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/rules.toml"), "{e}");
+        let dir = std::env::temp_dir().join(format!("rules-{}.toml", std::process::id()));
+        std::fs::write(&dir, "not = [valid").unwrap();
+        let e = rules(dir.to_str()).unwrap_err();
+        assert!(matches!(e, ComposeError::RulesInvalid { .. }), "{e}");
+        let _ = std::fs::remove_file(&dir);
+        assert!(rules(None).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_api_uri_is_used_by_every_runner() {
+        let config = ProcessingConfig {
+            nylas_api_uri: "http://127.0.0.1:9".into(),
+            nylas_api_key: Some(SecretSpec::Inline(" key ".into())),
+            rules_file: None,
+            settings: WorkerSettings::default(),
+        };
+        let source = nylas_source(&config, &SecretResolver::new()).await.unwrap();
+        assert!(source.is_some());
+        let none = ProcessingConfig {
+            nylas_api_key: None,
+            ..config
+        };
+        assert!(
+            nylas_source(&none, &SecretResolver::new())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
