@@ -1,43 +1,37 @@
-//! Building the shared pieces once: rules, worker settings, the Nylas
-//! source, webhook secrets, the ingest policy.
+//! The local runner's configuration, read through the same code as the
+//! Lambdas (`triage_ingest::config`/`compose`, `triage_worker::config`/
+//! `compose`): the only local differences are the defaults (the test secret
+//! for a provider without one, queue-size limits of the local queues).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use triage_core::classify::Rules;
 use triage_core::config::EnvReader;
 use triage_core::ingest::IngestPolicy;
-use triage_core::signature::WebhookSecrets;
-use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
-use triage_worker::WorkerSettings;
+use triage_ingest::WebhookConfig;
+use triage_ingest::compose::{self, Composed};
+use triage_nylas::{CachedFolders, NylasClient};
+use triage_secrets::SecretResolver;
+use triage_worker::ProcessingConfig;
 
 use crate::runtime::QueueKind;
 
-/// The documented test secret (events/README.md): used only when no
-/// secret is configured, with a warning at startup.
-pub const TEST_SECRET: &str = "inbox-triage-test-secret";
+pub use triage_ingest::compose::TEST_SECRET;
 
 fn env_lookup(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
-pub fn rules(path: Option<&Path>) -> Result<Rules, String> {
-    let from_env = std::env::var("RULES_FILE")
-        .ok()
-        .filter(|p| !p.trim().is_empty());
-    let path: Option<PathBuf> = path.map(Path::to_path_buf).or(from_env.map(PathBuf::from));
-    match path {
-        None => Ok(Rules::default_rules()),
-        Some(p) => {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("cannot read rules file {}: {e}", p.display()))?;
-            Rules::from_toml(&text).map_err(|e| format!("{}: {e}", p.display()))
-        }
-    }
+/// The worker's configuration (`NYLAS_API_*`, `RULES_FILE`, settings).
+pub fn processing() -> Result<ProcessingConfig, String> {
+    ProcessingConfig::from_env(&EnvReader::new(&env_lookup)).map_err(|e| e.to_string())
 }
 
-pub fn settings() -> Result<WorkerSettings, String> {
-    let env = EnvReader::new(&env_lookup);
-    triage_worker::config::settings_from(&env).map_err(|e| e.to_string())
+/// The rules: `--rules` wins over `RULES_FILE`; neither: the default.
+pub fn rules(path: Option<&Path>) -> Result<Rules, String> {
+    let from_env = processing()?.rules_file;
+    let path = path.map(|p| p.to_string_lossy().into_owned()).or(from_env);
+    triage_worker::compose::rules(path.as_deref()).map_err(|e| e.to_string())
 }
 
 /// Room for the envelope's own fields around the notification.
@@ -50,7 +44,7 @@ const ENVELOPE_SLACK_BYTES: usize = 64 * 1024;
 pub fn ingest_policy(queue: QueueKind) -> Result<IngestPolicy, String> {
     let env = EnvReader::new(&env_lookup);
     let d = IngestPolicy::default();
-    let max_decompressed_bytes = env
+    let max_decompressed_bytes: usize = env
         .parse_or("MAX_DECOMPRESSED_BYTES", d.max_decompressed_bytes)
         .map_err(|e| e.to_string())?;
     let queue_default = match queue {
@@ -59,46 +53,25 @@ pub fn ingest_policy(queue: QueueKind) -> Result<IngestPolicy, String> {
             max_decompressed_bytes.saturating_add(ENVELOPE_SLACK_BYTES)
         }
     };
-    Ok(IngestPolicy {
-        max_body_bytes: env
-            .parse_or("MAX_BODY_BYTES", d.max_body_bytes)
-            .map_err(|e| e.to_string())?,
-        max_decompressed_bytes,
-        max_queue_message_bytes: env
-            .parse_or("MAX_QUEUE_MESSAGE_BYTES", queue_default)
-            .map_err(|e| e.to_string())?,
-        max_items: env
-            .parse_or("MAX_NOTIFICATIONS_PER_REQUEST", d.max_items)
-            .map_err(|e| e.to_string())?,
-        enqueue_types: env.list_or("ENQUEUE_TYPES", &["message.created"]),
-    })
+    triage_ingest::config::policy_from(&env, queue_default).map_err(|e| e.to_string())
 }
 
-/// Webhook secrets from `NYLAS_WEBHOOK_SECRET`, else the test secret.
-pub fn secrets() -> Result<(WebhookSecrets, bool), String> {
-    match std::env::var("NYLAS_WEBHOOK_SECRET")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-    {
-        Some(list) => WebhookSecrets::parse(&list)
-            .map(|s| (s, false))
-            .map_err(|e| format!("NYLAS_WEBHOOK_SECRET: {e}")),
-        None => WebhookSecrets::parse(TEST_SECRET)
-            .map(|s| (s, true))
-            .map_err(|e| e.to_string()),
-    }
+/// The webhook endpoints: every provider, each on its configured secrets
+/// (`*_ARN` read from Secrets Manager, as in the Lambda) or the test secret.
+pub async fn endpoints(resolver: &SecretResolver) -> Result<Composed, String> {
+    let config =
+        WebhookConfig::from_env(&EnvReader::new(&env_lookup)).map_err(|e| e.to_string())?;
+    compose::endpoints(&config, resolver, Some(TEST_SECRET))
+        .await
+        .map_err(|e| e.to_string())
 }
 
-/// The Nylas API, when `NYLAS_API_KEY` is set.
-pub fn source() -> Result<Option<CachedFolders<NylasClient>>, String> {
-    let Some(key) = std::env::var("NYLAS_API_KEY")
-        .ok()
-        .filter(|k| !k.trim().is_empty())
-    else {
-        return Ok(None);
-    };
-    let config = NylasConfig::from_env(key.trim());
-    NylasClient::new(config)
-        .map(|c| Some(CachedFolders::new(c)))
-        .map_err(|e| format!("Nylas client: {e}"))
+/// The Nylas API, when `NYLAS_API_KEY_ARN` or `NYLAS_API_KEY` is set.
+pub async fn source(
+    processing: &ProcessingConfig,
+    resolver: &SecretResolver,
+) -> Result<Option<CachedFolders<NylasClient>>, String> {
+    triage_worker::compose::nylas_source(processing, resolver)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -38,7 +38,7 @@ pub fn run(
             }
         };
         let many = msgs.len() > 1;
-        for (i, (msg, format, source)) in msgs.iter().enumerate() {
+        for (i, (msg, format, origin)) in msgs.iter().enumerate() {
             let label = if many {
                 format!("{name}#{i}")
             } else {
@@ -47,7 +47,7 @@ pub fn run(
             let ctx = FilterContext {
                 support_addresses,
                 folder_roles: None,
-                source: source.as_deref(),
+                origin: *origin,
                 allow_historic: false,
             };
             let line = match skip_reason(msg, &ctx) {

@@ -1,7 +1,8 @@
-//! Reading the files `triage replay` and `triage classify` take: Nylas
-//! notification JSON (v3 or `deltas[]`), API Gateway event files, SQS event
-//! files, Nylas message JSON (`GET /messages/{id}` answers or bare message
-//! objects) and raw RFC 5322 `.eml` messages.
+//! Reading the files `triage replay` and `triage classify` take: provider
+//! deliveries (Nylas notification JSON, v3 or `deltas[]`; inbound-email
+//! JSON payloads), API Gateway event files, SQS event files, Nylas message
+//! JSON (`GET /messages/{id}` answers or bare message objects) and raw
+//! RFC 5322 `.eml` messages.
 //!
 //! Bounded by design: only regular files are opened (a FIFO or device is
 //! reported, never read), reads stop at [`MAX_INPUT_BYTES`], the document is
@@ -16,11 +17,11 @@ use serde::Deserialize;
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use triage_core::eml::message_from_eml;
-use triage_core::envelope::{Envelope, message_in};
-use triage_core::ingest::{DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_ITEMS};
+use triage_core::envelope::Envelope;
+use triage_core::ingest::{DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_ITEMS, IngestPolicy};
 use triage_core::json_error::describe;
 use triage_core::message::{BodyFormat, Message};
-use triage_core::notification::parse_notification;
+use triage_core::provider::{self, Authenticated, Origin, Provider, inbound, nylas};
 
 /// Largest input file read: twice ingest's decompressed-body cap, room for
 /// a full-size notification JSON-escaped inside an API Gateway or SQS event.
@@ -65,8 +66,13 @@ pub enum Input {
     /// An API Gateway HTTP API event: replayed through the ingest handler
     /// (signature checked).
     ApiGateway(Box<lambda_http::Request>),
-    /// A webhook notification body (signature not checked).
-    Notification(Vec<u8>),
+    /// A provider's webhook body (signature not checked): a Nylas
+    /// notification or an inbound-email payload.
+    Delivery {
+        /// The provider's name ([`provider::by_name`]).
+        provider: &'static str,
+        body: Vec<u8>,
+    },
     /// Queue envelopes (from an SQS event file).
     Envelopes(Vec<String>),
     /// A message (API answer, bare message object, or `.eml`).
@@ -189,6 +195,12 @@ struct Probe<'a> {
     id: Option<&'a RawValue>,
     #[serde(borrow, default)]
     subject: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    from: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    html: Option<&'a RawValue>,
 }
 
 /// `data` of a `GET /messages/{id}` answer.
@@ -291,7 +303,22 @@ pub fn load(path: &Path) -> Result<Input, InputError> {
                 "notification larger than {MAX_NOTIFICATION_BYTES} bytes (ingest answers 413)"
             )));
         }
-        return Ok(Input::Notification(bytes));
+        return Ok(Input::Delivery {
+            provider: nylas::NAME,
+            body: bytes,
+        });
+    }
+    // An inbound-email payload: a sender and a text or HTML part, at the top.
+    if probe.from.is_some() && (probe.text.is_some() || probe.html.is_some()) {
+        if bytes.len() > MAX_NOTIFICATION_BYTES {
+            return Err(unrecognised(format!(
+                "payload larger than {MAX_NOTIFICATION_BYTES} bytes (ingest answers 413)"
+            )));
+        }
+        return Ok(Input::Delivery {
+            provider: inbound::NAME,
+            body: bytes,
+        });
     }
     let answer_data = probe.data.filter(|d| {
         serde_json::from_str::<DataProbe<'_>>(d.get()).is_ok_and(|p| {
@@ -310,7 +337,7 @@ pub fn load(path: &Path) -> Result<Input, InputError> {
         return Ok(Input::Message(Box::new(m), BodyFormat::Html));
     }
     Err(unrecognised(
-        "not a notification, API Gateway event, SQS event, Nylas message or .eml".into(),
+        "not a Nylas notification, inbound-email payload, API Gateway event, SQS event, Nylas message or .eml".into(),
     ))
 }
 
@@ -323,60 +350,73 @@ fn check_body(m: &Message) -> Result<(), String> {
     }
 }
 
-/// Messages (with their body format and source) an input carries, for a
-/// dry run. API Gateway events are read without checking the signature.
-/// Reasons are safe to print (no input values).
-pub fn messages(input: &Input) -> Result<Vec<(Message, BodyFormat, Option<String>)>, String> {
+/// Messages (with their body format and origin) an input carries, for a
+/// dry run: deliveries go through their provider's parsing and envelopes
+/// are opened as the worker opens them. API Gateway events are read without
+/// checking the signature. Reasons are safe to print (no input values).
+pub fn messages(input: &Input) -> Result<Vec<(Message, BodyFormat, Origin)>, String> {
     match input {
-        Input::Message(m, f) => Ok(vec![((**m).clone(), *f, None)]),
-        Input::Notification(bytes) => notification_messages(bytes),
-        Input::ApiGateway(req) => notification_messages(req.body().as_ref()),
-        Input::Envelopes(bodies) => bodies
-            .iter()
-            .map(|b| {
-                let env = Envelope::decode(b).map_err(|e| e.to_string())?;
-                let m = env
-                    .message()
-                    .map_err(|e| e.to_string())?
-                    .ok_or("reference envelope: the message must be fetched")?;
-                Ok((m, env.body_format(), env.source.clone()))
-            })
-            .collect(),
+        Input::Message(m, f) => Ok(vec![((**m).clone(), *f, Origin::default())]),
+        Input::Delivery { provider, body } => {
+            let p = provider::by_name(provider).ok_or("unknown provider")?;
+            delivery_messages(p, body)
+        }
+        Input::ApiGateway(req) => {
+            let p = provider::by_route(req.uri().path())
+                .ok_or("the event's path is not a webhook route")?;
+            delivery_messages(p, req.body().as_ref())
+        }
+        Input::Envelopes(bodies) => bodies.iter().map(|b| envelope_message(b)).collect(),
     }
 }
 
-fn notification_messages(
-    bytes: &[u8],
-) -> Result<Vec<(Message, BodyFormat, Option<String>)>, String> {
-    let inflated;
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        inflated = triage_core::gzip::gunzip_capped(bytes, MAX_NOTIFICATION_BYTES)
-            .map_err(|e| e.to_string())?;
-        inflated.as_slice()
+fn envelope_message(body: &str) -> Result<(Message, BodyFormat, Origin), String> {
+    let env = Envelope::decode(body).map_err(|e| e.to_string())?;
+    let opened = provider::open(&env).map_err(|e| e.to_string())?;
+    let m = opened
+        .message
+        .ok_or("reference envelope: the message must be fetched")?;
+    Ok((m, opened.format, opened.origin))
+}
+
+/// A body the way ingest reads it after the signature: gzip inflated
+/// (recognised by its magic bytes: a saved body has no headers), capped.
+pub fn decoded(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        triage_core::gzip::gunzip_capped(bytes, MAX_NOTIFICATION_BYTES)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| e.to_string())
     } else if bytes.len() > MAX_NOTIFICATION_BYTES {
-        return Err(format!(
+        Err(format!(
             "notification larger than {MAX_NOTIFICATION_BYTES} bytes (ingest answers 413)"
-        ));
+        ))
     } else {
-        bytes
-    };
-    let items = parse_notification(bytes).map_err(|e| e.to_string())?;
-    if items.len() > MAX_ITEMS {
-        return Err(format!("more than {MAX_ITEMS} notifications"));
+        Ok(std::borrow::Cow::Borrowed(bytes))
     }
+}
+
+fn delivery_messages(
+    provider: &dyn Provider,
+    bytes: &[u8],
+) -> Result<Vec<(Message, BodyFormat, Origin)>, String> {
+    let body = decoded(bytes)?;
+    // Every item whole: a dry run has no queue size limit.
+    let policy = IngestPolicy {
+        max_queue_message_bytes: usize::MAX,
+        max_items: MAX_ITEMS,
+        ..IngestPolicy::default()
+    };
+    let prepared = provider
+        .parse(&policy, &body, &Authenticated::unsigned(), 0)
+        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for item in &items {
-        let format = if item.event_type.cleaned {
-            BodyFormat::Markdown
-        } else {
-            BodyFormat::Html
-        };
-        if let Some(m) = message_in(item.raw, item.shape.as_str()).map_err(|e| e.to_string())? {
-            out.push((m, format, item.source.map(str::to_string)));
+    for q in &prepared.messages {
+        if let Ok(m) = envelope_message(&q.body) {
+            out.push(m);
         }
     }
     if out.is_empty() {
-        return Err("the notification carries no message object".into());
+        return Err("the delivery carries no message to classify".into());
     }
     Ok(out)
 }

@@ -27,8 +27,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use triage_core::remember::{self, RememberCompleted};
 use triage_ingest::IngestState;
+use triage_secrets::SecretResolver;
 use triage_worker::Worker;
 
 use crate::output::Printer;
@@ -195,7 +195,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     });
     match command {
         Command::Classify { paths } => {
-            let settings = app::settings()?;
+            let settings = app::processing()?.settings;
             let rules = app::rules(cli.rules.as_deref())?;
             let unreadable = classify::run(&paths, &rules, &settings.support_addresses, cli.json)
                 .map_err(|e| e.to_string())?;
@@ -297,34 +297,34 @@ async fn build(
         );
     }
     let queue = runtime::queue(queue, db.as_ref()).await?;
-    let (secrets, test_secret) = app::secrets()?;
-    if test_secret {
+    let resolver = SecretResolver::new();
+    let composed = app::endpoints(&resolver).await?;
+    for name in &composed.on_test_secret {
+        let variable = triage_ingest::compose::PROVIDER_SECRETS
+            .iter()
+            .find(|p| p.provider.name() == *name)
+            .map_or("its secret", |p| p.variable);
         eprintln!(
-            "triage: NYLAS_WEBHOOK_SECRET is not set: accepting deliveries signed with the test secret `{}` (events/README.md)",
-            app::TEST_SECRET
+            "triage: {variable} is not set: {name} deliveries signed with the documented test secret are accepted (events/README.md)"
         );
     }
-    let source = app::source()?;
+    let processing = app::processing()?;
+    let source = app::source(&processing, &resolver).await?;
     if source.is_none() {
         eprintln!(
             "triage: NYLAS_API_KEY is not set: fetching is off, messages are classified from the notification alone"
         );
     }
-    let settings = app::settings()?;
-    let worker = Arc::new(Worker {
-        idempotency: RememberCompleted::new(
-            idempotency,
-            settings.remember_completed,
-            remember::MAX_AGE_S,
-        ),
-        tickets: tickets.clone(),
+    let worker = Arc::new(Worker::new(
+        idempotency,
+        tickets.clone(),
         source,
         rules,
-        settings,
-    });
+        processing.settings,
+    ));
     let ingest = IngestState {
         policy: app::ingest_policy(queue_kind)?,
-        secrets,
+        endpoints: composed.endpoints,
         queue,
     };
     Ok((ingest, worker, tickets))

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 use triage_core::envelope::QueuedMessage;
-use triage_core::ingest::{IngestPolicy, enqueue};
-use triage_core::notification::parse_notification;
+use triage_core::ingest::IngestPolicy;
 use triage_core::ports::NotificationQueue;
+use triage_core::provider::{self, Authenticated, Provider, nylas};
 use triage_ingest::IngestState;
 
 use crate::input::{Input, expand, load};
@@ -57,9 +57,10 @@ pub async fn feed(
                     ))
                 }
             }
-            Input::Notification(bytes) => {
-                queue_notification(&bytes, &ingest.policy, &ingest.queue).await
-            }
+            Input::Delivery { provider, body } => match provider::by_name(provider) {
+                Some(p) => queue_delivery(p, &body, &ingest.policy, &ingest.queue).await,
+                None => Err("unknown provider".to_string()),
+            },
             Input::Envelopes(bodies) => {
                 let msgs: Vec<QueuedMessage> = bodies
                     .into_iter()
@@ -81,7 +82,13 @@ pub async fn feed(
             }
             Input::Message(m, format) => {
                 let notification = synthetic_notification(&m, format);
-                queue_notification(notification.as_bytes(), &ingest.policy, &ingest.queue).await
+                queue_delivery(
+                    &nylas::Nylas,
+                    notification.as_bytes(),
+                    &ingest.policy,
+                    &ingest.queue,
+                )
+                .await
             }
         };
         match result {
@@ -95,19 +102,18 @@ pub async fn feed(
     Ok(fed)
 }
 
-async fn queue_notification(
+/// Queue a saved delivery body through its provider's parsing (no
+/// signature: a file carries none).
+async fn queue_delivery(
+    provider: &dyn Provider,
     bytes: &[u8],
     policy: &IngestPolicy,
     queue: &AnyQueue,
 ) -> Result<u64, String> {
-    let items = parse_notification(bytes).map_err(|e| e.to_string())?;
-    if items.len() > policy.max_items {
-        return Err(format!(
-            "more than {} notifications (MAX_NOTIFICATIONS_PER_REQUEST)",
-            policy.max_items
-        ));
-    }
-    let prepared = enqueue(policy, &items, now_ms()).map_err(|e| e.to_string())?;
+    let body = crate::input::decoded(bytes)?;
+    let prepared = provider
+        .parse(policy, &body, &Authenticated::unsigned(), now_ms())
+        .map_err(|e| e.to_string())?;
     let n = prepared.messages.len() as u64;
     queue
         .send_all(&prepared.messages)

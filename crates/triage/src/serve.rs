@@ -156,6 +156,11 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
             .with_enqueue_deadline(parts.limits.enqueue_deadline),
         ..parts.ingest
     };
+    let routes: Vec<&'static str> = ingest
+        .endpoints
+        .iter()
+        .map(|e| e.provider.route())
+        .collect();
     let app_state = Arc::new(AppState {
         ingest,
         tickets: parts.tickets,
@@ -164,8 +169,10 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
     let read_api = Router::new()
         .route("/tickets", get(tickets))
         .route_layer(from_fn_with_state(parts.token.clone(), require_token));
-    let app = Router::new()
-        .route(triage_ingest::handler::ROUTE, any(webhook))
+    // One route per provider served; the handler picks the provider.
+    let app = routes
+        .iter()
+        .fold(Router::new(), |r, route| r.route(route, any(webhook)))
         .route("/healthz", get(healthz))
         .merge(read_api)
         .fallback(not_found)
@@ -175,8 +182,10 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", parts.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let webhooks: Vec<String> = routes.iter().map(|r| format!("http://{addr}{r}")).collect();
     eprintln!(
-        "triage: listening on http://{addr}  (webhook: http://{addr}/webhooks/nylas, tickets: http://{addr}/tickets)"
+        "triage: listening on http://{addr}  (webhooks: {}, tickets: http://{addr}/tickets)",
+        webhooks.join(" ")
     );
     if parts.token.is_none() && !addr.ip().is_loopback() {
         eprintln!(

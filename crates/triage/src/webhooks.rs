@@ -43,8 +43,8 @@ pub enum WebhooksCommand {
                       start on an empty secret: put a placeholder value first). Deliveries are \
                       signed with the new secret at once; until ingest is reloaded they get 401, \
                       which Nylas does not retry, so reload ingest right after.\n\n\
-                      The API key comes from NYLAS_API_KEY, else from the Secrets Manager secret \
-                      NYLAS_API_KEY_ARN; the API host from NYLAS_API_URI (default \
+                      The API key comes from the Secrets Manager secret NYLAS_API_KEY_ARN, else \
+                      from NYLAS_API_KEY; the API host from NYLAS_API_URI (default \
                       https://api.us.nylas.com).",
         after_help = "Examples:\n  triage webhooks register --url https://abc.execute-api.us-east-1.amazonaws.com/webhooks/nylas \\\n    --secret-arn arn:aws:secretsmanager:us-east-1:123456789012:secret:inbox-triage/nylas-webhook-secret-AbCdEf \\\n    --notify ops@example.com"
     )]
@@ -132,35 +132,24 @@ async fn sdk() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-fn env_value(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-/// The admin client: key from NYLAS_API_KEY, else NYLAS_API_KEY_ARN.
+/// The admin client: the key and host read as the worker reads them
+/// (`NYLAS_API_KEY_ARN` wins over `NYLAS_API_KEY`; `NYLAS_API_URI`).
 async fn admin(sdk: &aws_config::SdkConfig) -> Result<WebhookAdmin, String> {
-    let key = match env_value("NYLAS_API_KEY") {
-        Some(key) => key,
-        None => match env_value("NYLAS_API_KEY_ARN") {
-            Some(arn) => SecretsReader::new(sdk)
-                .read_string(&arn)
-                .await
-                .map(|k| k.trim().to_owned())
-                .map_err(|e| format!("NYLAS_API_KEY_ARN: {e}"))?,
-            None => {
-                return Err(
-                    "set NYLAS_API_KEY, or NYLAS_API_KEY_ARN (a Secrets Manager secret \
-                            holding the key)"
-                        .into(),
-                );
-            }
-        },
+    let processing = crate::app::processing()?;
+    let Some(spec) = &processing.nylas_api_key else {
+        return Err(
+            "set NYLAS_API_KEY, or NYLAS_API_KEY_ARN (a Secrets Manager secret holding the key)"
+                .into(),
+        );
     };
+    let key = triage_secrets::SecretResolver::with_sdk(sdk)
+        .resolve(spec)
+        .await
+        .map_err(|e| format!("NYLAS_API_KEY: {e}"))?;
     let config = NylasConfig {
         request_timeout: ADMIN_REQUEST_TIMEOUT,
-        ..NylasConfig::from_env(key)
+        base_url: processing.nylas_api_uri,
+        ..NylasConfig::new(key.trim())
     };
     WebhookAdmin::new(config).map_err(|e| format!("Nylas client: {e}"))
 }

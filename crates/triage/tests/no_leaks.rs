@@ -18,7 +18,10 @@ fn full_replay_logs_no_body_address_or_secret() {
             .arg(repo_root().join("events"))
             .env("NYLAS_WEBHOOK_SECRET", secret)
             .env("RUST_LOG", "debug")
-            .env_remove("NYLAS_API_KEY");
+            .env_remove("NYLAS_API_KEY")
+            .env_remove("NYLAS_API_KEY_ARN")
+            .env_remove("NYLAS_WEBHOOK_SECRET_ARN")
+            .env_remove("INBOUND_WEBHOOK_SECRETS_ARN");
         let out = cmd.output().unwrap();
         let all = format!(
             "{}{}",
@@ -141,7 +144,10 @@ fn malformed_deliveries_leak_no_value_and_forge_no_line() {
                 .args(if json { vec!["--json"] } else { vec![] })
                 .args(args)
                 .env("RUST_LOG", "debug")
-                .env_remove("NYLAS_API_KEY");
+                .env_remove("NYLAS_API_KEY")
+                .env_remove("NYLAS_API_KEY_ARN")
+                .env_remove("NYLAS_WEBHOOK_SECRET_ARN")
+                .env_remove("INBOUND_WEBHOOK_SECRETS_ARN");
             let out = cmd.output().unwrap();
             format!(
                 "{}{}",

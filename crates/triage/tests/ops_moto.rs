@@ -42,7 +42,10 @@ fn triage(args: &[&str], nylas: Option<&str>, cwd: &Path) -> Output {
             cmd.env("NYLAS_API_KEY", API_KEY).env("NYLAS_API_URI", uri);
         }
         None => {
-            cmd.env_remove("NYLAS_API_KEY");
+            cmd.env_remove("NYLAS_API_KEY")
+                .env_remove("NYLAS_API_KEY_ARN")
+                .env_remove("NYLAS_WEBHOOK_SECRET_ARN")
+                .env_remove("INBOUND_WEBHOOK_SECRETS_ARN");
         }
     }
     match cmd.output() {
