@@ -30,6 +30,9 @@ fi
 
 echo "==> starting moto"
 eval "$(infra/local/up.sh)"
+# The tests build their own queues, tables and secrets; the runners they
+# start read *_ARN variables like the Lambdas do, so none leaks in from here.
+unset NYLAS_WEBHOOK_SECRET_ARN NYLAS_API_KEY_ARN INBOUND_WEBHOOK_SECRETS_ARN
 trap 'infra/local/down.sh' EXIT
 echo "    AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
 

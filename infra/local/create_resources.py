@@ -51,6 +51,9 @@ webhook_arn = sm.create_secret(
     Name=f"{prefix}/nylas-webhook-secret", SecretString="local-test-secret"
 )["ARN"]
 api_arn = sm.create_secret(Name=f"{prefix}/nylas-api-key", SecretString="local-api-key")["ARN"]
+inbound_arn = sm.create_secret(
+    Name=f"{prefix}/inbound-webhook-secrets", SecretString="local-test-secret"
+)["ARN"]
 
 for k, v in [
     ("QUEUE_URL", queue_url),
@@ -59,5 +62,6 @@ for k, v in [
     ("TICKETS_TABLE", tickets),
     ("NYLAS_WEBHOOK_SECRET_ARN", webhook_arn),
     ("NYLAS_API_KEY_ARN", api_arn),
+    ("INBOUND_WEBHOOK_SECRETS_ARN", inbound_arn),
 ]:
     print(f"export {k}={v}")
