@@ -211,3 +211,61 @@ async fn signed_inbound_deliveries_become_deduplicated_threaded_tickets() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(tickets(&c, base).await.len(), 1);
 }
+
+/// `python3 events/post.py ARGS...` from the repository root; its exit code.
+fn post_py(args: &[&str]) -> i32 {
+    let out = std::process::Command::new("python3")
+        .arg("events/post.py")
+        .args(args)
+        .current_dir(triage_testkit::repo_root())
+        .env_remove("INBOUND_WEBHOOK_SECRETS")
+        .output()
+        .expect("python3 runs (infra/test.sh needs it too)");
+    out.status.code().unwrap_or(-1)
+}
+
+/// The README's sample commands: `events/post.py` against `triage serve`
+/// on its defaults (the documented test secret for both providers).
+#[tokio::test]
+async fn the_documented_post_py_commands_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &dir.path().join("t.db"),
+        free_port(),
+        None,
+        &[("NYLAS_WEBHOOK_SECRET", "inbox-triage-test-secret")],
+    );
+    let base = server.base.as_str();
+    assert_eq!(post_py(&["events/apigw-message-created.json", base]), 0);
+    assert_eq!(
+        post_py(&["--inbound", "events/inbound/new-ticket.json", base]),
+        0
+    );
+    assert_eq!(
+        post_py(&[
+            "--inbound",
+            "events/inbound/no-message-id.json",
+            base,
+            "--scheme",
+            "timestamped"
+        ]),
+        0
+    );
+    // Sample events are re-signed at the current time...
+    assert_eq!(post_py(&["events/apigw-inbound-timestamped.json", base]), 0);
+    assert_eq!(
+        post_py(&["events/apigw-inbound-standard-rotated.json", base]),
+        0
+    );
+    // ...except what was never validly signed, and `--as-is` keeps the stale time.
+    assert_eq!(post_py(&["events/apigw-inbound-tampered.json", base]), 1);
+    assert_eq!(post_py(&["events/apigw-inbound-unsigned.json", base]), 1);
+    assert_eq!(
+        post_py(&["--as-is", "events/apigw-inbound-standard.json", base]),
+        1
+    );
+    let c = reqwest::Client::new();
+    // Nylas ticket, inbound ticket (+ its reply), the message without an id.
+    let all = wait_for(&c, base, |t| t.len() >= 3).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+}
