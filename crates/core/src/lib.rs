@@ -3,6 +3,18 @@
 //! Everything here is deterministic: no AWS, no network, no clock. Time is
 //! passed in (`now_ms`, unix milliseconds), and I/O happens behind the traits
 //! in [`ports`], which the adapter crates implement.
+//!
+//! # Layout
+//! - Where mail comes from: [`provider`] (the `Provider` seam; `nylas`,
+//!   `inbound`), with the signatures ([`signature`],
+//!   [`timestamped_signature`]) and payload models ([`inbound_email`],
+//!   [`eml`]) they use.
+//! - The ingest path for any provider: [`ingest`] (size, authentication,
+//!   [`gzip`], parsing), [`message_check`], the queue [`envelope`].
+//! - The worker's rules: [`filters`], [`classify`], [`text`], the
+//!   [`ticket`] model and [`listing`].
+//! - Around them: [`ports`], [`config`], [`remember`], [`json_error`],
+//!   [`logsafe`], and the neutral [`message`] model every provider yields.
 
 pub mod classify;
 pub mod config;

@@ -1,5 +1,8 @@
-//! The email message model: the Nylas v3 message object, as found in a
-//! webhook's `data.object` or in `GET /v3/grants/{grant}/messages/{id}`.
+//! The core's neutral email message model: every provider yields it (Nylas
+//! notifications and API answers, inbound-email payloads, `.eml` files).
+//! Its JSON form is the Nylas v3 message object (a webhook's `data.object`,
+//! `GET /v3/grants/{grant}/messages/{id}`), so Nylas JSON reads straight in;
+//! `grant_id` is the provider's scope (a Nylas grant, a receiving mailbox).
 
 use serde::{Deserialize, Deserializer, Serialize};
 

@@ -204,3 +204,41 @@ fn serve_answers_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The inbound-email JSON family through the dry run and the replay:
+/// payload files and the SQS sample, each opened by its provider.
+#[test]
+fn classify_and_replay_read_inbound_email_payloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let out = ok(&db, &["--json", "classify", "events/inbound/"]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 4, "{out}");
+    let by_input = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["input"].as_str().is_some_and(|i| i.ends_with(name)))
+            .unwrap_or_else(|| panic!("{name}: {out}"))
+    };
+    assert_eq!(by_input("new-ticket.json")["decision"], "ticket");
+    assert_eq!(by_input("new-ticket.json")["category"], "incidents");
+    assert_eq!(by_input("auto-reply.json")["reason"], "auto_reply");
+    assert_eq!(by_input("no-message-id.json")["decision"], "ticket");
+    let sqs = json_lines(&ok(&db, &["--json", "classify", "events/sqs-inbound.json"]));
+    assert_eq!(sqs[0]["category"], "incidents", "{sqs:?}");
+    assert!(!db.exists(), "classify touched the store");
+
+    // Replay: the new ticket, its reply appended, the bare one; the
+    // auto-reply skipped. Replaying again changes nothing.
+    for _ in 0..2 {
+        let o = triage(&db, &["replay", "--quiet", "events/inbound/"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("dead-lettered 0"), "{}", text(&o));
+    }
+    let tickets = json_lines(&ok(&db, &["--json", "tickets", "--limit", "0"]));
+    assert_eq!(tickets.len(), 2, "{tickets:?}");
+    assert!(
+        tickets.iter().any(|t| t["message_count"] == 2),
+        "{tickets:?}"
+    );
+}
