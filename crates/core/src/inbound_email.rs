@@ -2,24 +2,26 @@
 //! style): a parsed email POSTed as JSON, read liberally and turned into
 //! the core's [`Message`].
 //!
-//! Required: `from` (an address), and `text` or `html` (either may be
-//! empty). Everything else is optional: `message_id`, `in_reply_to`,
-//! `references` (a string or a list), `to`/`cc` (lists, or one address),
-//! `subject`, `headers` (an object; a value may be a string or a list),
-//! `attachments` (`filename`, `content_type`, `size`, `url`, `sha256`),
-//! `received_at` (RFC 3339), `id` or `event_id`, and `envelope` (`to`,
-//! `from`: the SMTP envelope). An address is `{"email", "name"}` or a string
-//! (`"Ann <ann@example.com>"` or a bare address).
+//! Required: `from` (an address, or a list whose first entry is used), and
+//! `text` or `html` (either may be empty). Everything else is optional:
+//! `message_id`, `in_reply_to`, `references` (a string or a list), `to`/`cc`
+//! (lists, or one address), `subject`, `headers` (an object whose values are
+//! strings or lists, or a list of `{"name", "value"}` pairs), `attachments`
+//! (`filename`, `content_type`, `size`; `url` and `sha256` are accepted),
+//! `received_at` (RFC 3339, RFC 2822 or unix time; unreadable reads as
+//! unknown), `id` or `event_id`, and `envelope` (`to`, `from`: the SMTP
+//! envelope). An address is `{"email", "name"}` or a string
+//! (`"Ann <ann@example.com>"` or a bare address). Unknown fields are ignored.
 //!
 //! The message id is a digest of the RFC `Message-ID` (angle brackets
 //! stripped, lower case; [`message_key`]): a redelivery of the same email
-//! under a new event id is the same message. An email without one gets a stable id from its sender, date,
-//! subject and a digest of its content.
+//! under a new event id is the same message. An email without one gets a
+//! stable id from its sender, date, subject and a digest of its content.
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use crate::message::{Attachment, BodyFormat, Header, Message, Participant};
 
@@ -113,6 +115,61 @@ struct Envelope {
     to: Option<Addresses>,
 }
 
+/// `headers`: an object (a value may be a string or a list of strings), or
+/// a list of `{"name", "value"}` pairs (either capitalisation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Headers {
+    Map(serde_json::Map<String, serde_json::Value>),
+    List(Vec<HeaderPair>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct HeaderPair {
+    #[serde(alias = "Name")]
+    name: String,
+    #[serde(default, alias = "Value")]
+    value: String,
+}
+
+/// The string values of one header in the object form.
+fn header_values(value: serde_json::Value) -> Vec<String> {
+    match value {
+        serde_json::Value::String(s) => vec![s],
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `received_at` as unix seconds: RFC 3339, RFC 2822, or a number (seconds,
+/// or milliseconds when that large). Anything else reads as unknown (the
+/// ticket then uses the time it was written): a date is never worth
+/// refusing mail over.
+fn unix_seconds(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        serde_json::Value::Number(n) => {
+            let v = n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?;
+            Some(if v.abs() > 100_000_000_000 {
+                v / 1000
+            } else {
+                v
+            })
+        }
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            OffsetDateTime::parse(s, &Rfc3339)
+                .or_else(|_| OffsetDateTime::parse(s, &Rfc2822))
+                .map(OffsetDateTime::unix_timestamp)
+                .ok()
+                .or_else(|| s.parse::<i64>().ok())
+        }
+        _ => None,
+    }
+}
+
 /// The payload as posted.
 #[derive(Debug, Clone, Deserialize)]
 struct Payload {
@@ -126,7 +183,7 @@ struct Payload {
     in_reply_to: Option<String>,
     #[serde(default)]
     references: Option<OneOrMany>,
-    from: Address,
+    from: Addresses,
     #[serde(default)]
     to: Option<Addresses>,
     #[serde(default)]
@@ -138,11 +195,11 @@ struct Payload {
     #[serde(default)]
     html: Option<String>,
     #[serde(default)]
-    headers: Option<serde_json::Map<String, serde_json::Value>>,
+    headers: Option<Headers>,
     #[serde(default)]
     attachments: Option<Vec<InboundAttachment>>,
     #[serde(default)]
-    received_at: Option<String>,
+    received_at: Option<serde_json::Value>,
     #[serde(default)]
     envelope: Option<Envelope>,
 }
@@ -170,8 +227,6 @@ pub enum InboundError {
     NoSender,
     #[error("payload has neither `text` nor `html`")]
     NoBody,
-    #[error("`received_at` is not an RFC 3339 date")]
-    BadDate,
 }
 
 /// A `Message-ID` without angle brackets, lower case; `None` when empty.
@@ -211,35 +266,31 @@ pub fn mailbox_key(address: &str) -> String {
 /// address, else `default_scope`.
 pub fn parse(body: &[u8], default_scope: &str) -> Result<InboundEmail, InboundError> {
     let p: Payload = crate::json_error::from_slice(body).map_err(InboundError::Shape)?;
-    let from = p.from.participant();
+    let from = p.from.participants().into_iter().next().unwrap_or_default();
     if from.email.is_empty() {
         return Err(InboundError::NoSender);
     }
     if p.text.is_none() && p.html.is_none() {
         return Err(InboundError::NoBody);
     }
-    let date = match p.received_at.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(d) => Some(
-            OffsetDateTime::parse(d, &Rfc3339)
-                .map_err(|_| InboundError::BadDate)?
-                .unix_timestamp(),
-        ),
-    };
+    let date = p.received_at.as_ref().and_then(unix_seconds);
     let mut headers: Vec<Header> = Vec::new();
-    for (name, value) in p.headers.unwrap_or_default() {
-        let values = match value {
-            serde_json::Value::String(s) => vec![s],
-            serde_json::Value::Array(items) => items
-                .into_iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        };
-        headers.extend(values.into_iter().map(|value| Header {
-            name: name.clone(),
-            value,
-        }));
+    match p.headers {
+        None => {}
+        Some(Headers::Map(map)) => {
+            for (name, value) in map {
+                headers.extend(header_values(value).into_iter().map(|value| Header {
+                    name: name.clone(),
+                    value,
+                }));
+            }
+        }
+        Some(Headers::List(list)) => {
+            headers.extend(list.into_iter().map(|h| Header {
+                name: h.name,
+                value: h.value,
+            }));
+        }
     }
     // The threading fields, as headers when the payload did not repeat them.
     let references = p.references.map(OneOrMany::values).unwrap_or_default();
@@ -472,6 +523,36 @@ mod tests {
     }
 
     #[test]
+    fn liberal_dates_headers_and_senders() {
+        let date = |v: serde_json::Value| {
+            parse_json(json!({"from": "a@b.c", "text": "x", "received_at": v}))
+                .unwrap()
+                .message
+                .date
+        };
+        assert_eq!(date(json!("2025-12-01T00:00:00Z")), Some(1_764_547_200));
+        assert_eq!(
+            date(json!("Mon, 01 Dec 2025 00:00:00 +0000")),
+            Some(1_764_547_200)
+        );
+        assert_eq!(date(json!(1_764_547_200)), Some(1_764_547_200));
+        assert_eq!(date(json!(1_764_547_200_123_i64)), Some(1_764_547_200));
+        assert_eq!(date(json!("yesterday")), None);
+        assert_eq!(date(json!({"at": 1})), None);
+        // Headers as a list of pairs (either capitalisation); `from` as a list.
+        let e = parse_json(json!({
+            "from": [{"email": "ann@example.com"}, "bob@example.com"], "text": "x",
+            "headers": [{"Name": "Auto-Submitted", "Value": "auto-replied"},
+                        {"name": "X-Other", "value": "1"}],
+        }))
+        .unwrap();
+        assert_eq!(e.message.from.len(), 1);
+        assert_eq!(e.message.from[0].email, "ann@example.com");
+        assert_eq!(e.message.header("auto-submitted"), Some("auto-replied"));
+        assert_eq!(e.message.header("x-other"), Some("1"));
+    }
+
+    #[test]
     fn unusable_payloads_are_refused_without_their_values() {
         for (v, want) in [
             (json!({"text": "x"}), "payload: missing field `from`"),
@@ -480,10 +561,6 @@ mod tests {
                 "payload has no sender address",
             ),
             (json!({"from": "a@b.c"}), "payload has neither"),
-            (
-                json!({"from": "a@b.c", "text": "x", "received_at": "yesterday carol@x"}),
-                "RFC 3339",
-            ),
             (
                 json!({"from": "a@b.c", "text": ["carol@example.org"]}),
                 "field text: wrong type",
