@@ -13,6 +13,9 @@
 //!   [`gzip`], parsing), [`message_check`], the queue [`envelope`].
 //! - The worker's rules: [`filters`], [`classify`], [`text`], the
 //!   [`ticket`] model and [`listing`].
+//! - What goes out (issue #12; built and tested, not wired yet): ticket
+//!   [`events`] with deterministic ids, the [`slack`] message, and
+//!   Standard-Webhooks-[`signed_delivery`] of an event.
 //! - Around them: [`ports`], [`config`], [`remember`], [`json_error`],
 //!   [`logsafe`], and the neutral [`message`] model every provider yields.
 
@@ -20,6 +23,7 @@ pub mod classify;
 pub mod config;
 pub mod eml;
 pub mod envelope;
+pub mod events;
 pub mod filters;
 pub mod gzip;
 pub mod inbound_email;
@@ -33,6 +37,8 @@ pub mod ports;
 pub mod provider;
 pub mod remember;
 pub mod signature;
+pub mod signed_delivery;
+pub mod slack;
 pub mod text;
 pub mod ticket;
 pub mod timestamped_signature;

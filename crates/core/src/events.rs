@@ -1,0 +1,213 @@
+//! Ticket events: what the pipeline tells the outside world after a ticket
+//! write (issue #12). Pure: built from the ticket the worker wrote and the
+//! store's answer; carried by an outbox and delivered by the adapters.
+//!
+//! An event never carries a body: the subject (bounded), the requester, the
+//! classification, the rules that decided it and a short excerpt with
+//! control characters removed. Its id is deterministic (kind, ticket and
+//! message), so every redelivery of one event has the same id and consumers
+//! can deduplicate on it.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::message::Participant;
+use crate::ticket::{Ticket, TicketWrite};
+
+/// Longest excerpt carried, in characters.
+pub const MAX_EXCERPT_CHARS: usize = 200;
+/// Longest subject carried, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 256;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A new ticket.
+    #[serde(rename = "ticket.created")]
+    TicketCreated,
+    /// A message joined an existing ticket.
+    #[serde(rename = "message.added")]
+    MessageAdded,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::TicketCreated => "ticket.created",
+            EventKind::MessageAdded => "message.added",
+        }
+    }
+}
+
+/// One ticket event, as published (EventBridge `detail`, webhook body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    /// `evt_` + 32 hex digits: the same for every redelivery of this event.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    pub ticket_id: String,
+    /// The message that caused the event (opaque provider or digest id).
+    pub message_id: String,
+    pub queue: String,
+    pub category: String,
+    pub priority: String,
+    /// Names of the rules that decided the classification, in order.
+    pub rules: Vec<String>,
+    pub subject: String,
+    pub requester: Participant,
+    /// The part of the requester's address after `@`, lower case.
+    pub requester_domain: String,
+    /// Short visible text, control characters removed.
+    pub excerpt: String,
+    /// When the message was received, unix seconds.
+    pub occurred_at: i64,
+}
+
+/// The deterministic id of an event.
+pub fn event_id(kind: EventKind, ticket_id: &str, message_id: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [kind.as_str(), ticket_id, message_id] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    format!("evt_{}", &hex::encode(h.finalize())[..32])
+}
+
+/// `text` with control characters replaced by spaces, runs of whitespace
+/// collapsed, cut to `max` characters at a word boundary when one is near.
+pub fn sanitised(text: &str, max: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= max {
+        return joined;
+    }
+    let cut: String = joined.chars().take(max).collect();
+    match cut.rfind(' ') {
+        Some(at) if at * 4 >= cut.len() * 3 => format!("{}…", &cut[..at]),
+        _ => format!("{cut}…"),
+    }
+}
+
+/// The event for a ticket write: `ticket` is the ticket the worker built
+/// for the message (its classification, subject and snippet), `write` the
+/// store's answer. A redelivery the store had already recorded makes no
+/// new event (its event was produced by the first write).
+pub fn for_write(ticket: &Ticket, write: &TicketWrite) -> Option<TicketEvent> {
+    let (kind, ticket_id) = match write {
+        TicketWrite::Created { ticket_id } => (EventKind::TicketCreated, ticket_id),
+        TicketWrite::Appended { ticket_id } => (EventKind::MessageAdded, ticket_id),
+        TicketWrite::AlreadyRecorded { .. } => return None,
+    };
+    let email = ticket.requester.email.trim().to_ascii_lowercase();
+    let requester_domain = email
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').to_string())
+        .unwrap_or_default();
+    Some(TicketEvent {
+        id: event_id(kind, ticket_id, &ticket.message_id),
+        kind,
+        ticket_id: ticket_id.clone(),
+        message_id: ticket.message_id.clone(),
+        queue: ticket.queue.clone(),
+        category: ticket.category.clone(),
+        priority: ticket.priority.clone(),
+        rules: ticket
+            .applied_rules
+            .iter()
+            .map(|r| r.rule.clone())
+            .collect(),
+        subject: sanitised(&ticket.subject, MAX_SUBJECT_CHARS),
+        requester: Participant {
+            name: sanitised(&ticket.requester.name, MAX_SUBJECT_CHARS),
+            email: sanitised(&ticket.requester.email, MAX_SUBJECT_CHARS),
+        },
+        requester_domain,
+        excerpt: sanitised(&ticket.snippet, MAX_EXCERPT_CHARS),
+        occurred_at: ticket.received_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Rules;
+    use crate::message::Message;
+    use crate::ticket::build_ticket;
+
+    fn ticket(body: &str) -> Ticket {
+        let m = Message {
+            id: "m1".into(),
+            grant_id: "g1".into(),
+            subject: Some("Checkout\u{0007} is\r\ndown".into()),
+            from: vec![Participant {
+                name: "Ann".into(),
+                email: "Ann@Example.COM".into(),
+            }],
+            body: Some(body.into()),
+            date: Some(1_764_547_200),
+            ..Default::default()
+        };
+        let class = Rules::default_rules().classify(&m, body);
+        build_ticket(&m, &class, body, 1_764_547_300)
+    }
+
+    #[test]
+    fn created_and_appended_make_events_with_stable_ids() {
+        let t = ticket("Our checkout is down and returns an error.");
+        let created = TicketWrite::Created {
+            ticket_id: t.id.clone(),
+        };
+        let e = for_write(&t, &created).unwrap();
+        assert_eq!(e.kind, EventKind::TicketCreated);
+        assert_eq!(e.id, for_write(&t, &created).unwrap().id);
+        assert!(e.id.starts_with("evt_") && e.id.len() == 36);
+        assert_eq!(e.subject, "Checkout is down");
+        assert_eq!(e.requester_domain, "example.com");
+        assert_eq!(e.occurred_at, 1_764_547_200);
+        assert!(!e.rules.is_empty());
+        let appended = TicketWrite::Appended {
+            ticket_id: "t_other".into(),
+        };
+        let a = for_write(&t, &appended).unwrap();
+        assert_eq!(
+            (a.kind, a.ticket_id.as_str()),
+            (EventKind::MessageAdded, "t_other")
+        );
+        assert_ne!(a.id, e.id);
+        let again = TicketWrite::AlreadyRecorded {
+            ticket_id: t.id.clone(),
+        };
+        assert_eq!(for_write(&t, &again), None);
+    }
+
+    #[test]
+    fn an_event_carries_a_bounded_excerpt_not_the_body() {
+        let body = format!("{} SECRET-TAIL", "word ".repeat(2_000));
+        let t = ticket(&body);
+        let e = for_write(
+            &t,
+            &TicketWrite::Created {
+                ticket_id: t.id.clone(),
+            },
+        )
+        .unwrap();
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains("SECRET-TAIL"), "{json}");
+        assert!(e.excerpt.chars().count() <= MAX_EXCERPT_CHARS + 1);
+        assert!(json.contains(r#""type":"ticket.created""#), "{json}");
+    }
+
+    #[test]
+    fn sanitising_removes_controls_and_cuts_at_words() {
+        assert_eq!(sanitised("a\u{0}b\n\tc", 10), "a b c");
+        assert_eq!(sanitised("one two three four", 14), "one two three…");
+        assert_eq!(sanitised("one two thirteen", 12), "one two thir…");
+        assert_eq!(sanitised("abcdefghijklmnop", 5), "abcde…");
+        assert_eq!(sanitised("", 5), "");
+    }
+}

@@ -1,0 +1,76 @@
+//! Outgoing webhook deliveries signed with Standard Webhooks v1 (#12), so
+//! any system (Jira, Zendesk, a script) can verify what we send with the
+//! same scheme we accept. The `webhook-id` is the event id: the same on
+//! every retry, as the spec asks, so receivers deduplicate on it.
+
+use crate::events::TicketEvent;
+use crate::timestamped_signature::sign_standard;
+
+/// A ready-to-send delivery: headers and the JSON body they sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedDelivery {
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// Sign `event` with `key` (raw key bytes; `whsec_` secrets decoded) at
+/// `now_s` (unix seconds).
+pub fn sign(event: &TicketEvent, key: &[u8], now_s: i64) -> SignedDelivery {
+    // Serializing a struct of strings and numbers cannot fail.
+    let body = serde_json::to_string(event).unwrap_or_default();
+    let signature = sign_standard(key, &event.id, now_s, body.as_bytes());
+    SignedDelivery {
+        headers: vec![
+            ("content-type", "application/json".to_string()),
+            ("webhook-id", event.id.clone()),
+            ("webhook-timestamp", now_s.to_string()),
+            ("webhook-signature", signature),
+        ],
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventKind;
+    use crate::message::Participant;
+    use crate::signature::WebhookSecrets;
+    use crate::timestamped_signature::{Scheme, verify};
+
+    #[test]
+    fn our_deliveries_verify_with_the_scheme_we_accept() {
+        let event = TicketEvent {
+            id: "evt_0123".into(),
+            kind: EventKind::TicketCreated,
+            ticket_id: "t_1".into(),
+            message_id: "m_1".into(),
+            queue: "billing".into(),
+            category: "billing".into(),
+            priority: "medium".into(),
+            rules: vec![],
+            subject: "Refund".into(),
+            requester: Participant::default(),
+            requester_domain: String::new(),
+            excerpt: String::new(),
+            occurred_at: 5,
+        };
+        let d = sign(&event, b"receiver-key", 1_764_547_200);
+        let header = |name: &str| {
+            d.headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_bytes())
+        };
+        let keys = WebhookSecrets::parse("receiver-key").unwrap();
+        let v = verify(&keys, header, d.body.as_bytes(), 1_764_547_210, 300).unwrap();
+        assert_eq!(v.scheme, Scheme::StandardWebhooks);
+        assert_eq!(v.webhook_id.as_deref(), Some("evt_0123"));
+        // A retry later keeps the id and signs the new time.
+        let retry = sign(&event, b"receiver-key", 1_764_547_500);
+        assert_eq!(retry.headers[1], d.headers[1]);
+        assert_ne!(retry.headers[3], d.headers[3]);
+        let other = WebhookSecrets::parse("someone-else").unwrap();
+        assert!(verify(&other, header, d.body.as_bytes(), 1_764_547_210, 300).is_err());
+    }
+}
