@@ -123,6 +123,11 @@ struct RulesFile {
     rules: Vec<RuleEntry>,
     #[serde(default)]
     mailboxes: Vec<MailboxEntry>,
+    /// Where events go: [`crate::routing`].
+    #[serde(default)]
+    destinations: std::collections::BTreeMap<String, crate::routing::DestinationEntry>,
+    #[serde(default)]
+    routes: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +190,8 @@ pub struct Rules {
     mailboxes: Vec<Mailbox>,
     /// Queues of rules and mailboxes, lower-case: the aliases that route.
     known_queues: Vec<String>,
+    /// Destinations of ticket events per queue.
+    routing: crate::routing::Routing,
 }
 
 impl Default for Rules {
@@ -209,6 +216,7 @@ impl Rules {
             vip_domains: Vec::new(),
             mailboxes: Vec::new(),
             known_queues: Vec::new(),
+            routing: crate::routing::Routing::default(),
         }
     }
 
@@ -220,6 +228,7 @@ impl Rules {
 
     fn compile(file: RulesFile) -> Result<Rules, RulesError> {
         let invalid = |msg: String| RulesError::Invalid(msg);
+        let routing = crate::routing::Routing::compile(file.destinations, file.routes)?;
         let mut rules: Vec<Rule> = Vec::with_capacity(file.rules.len());
         let mut patterns: Vec<Pattern> = Vec::new();
         for (index, entry) in file.rules.into_iter().enumerate() {
@@ -339,7 +348,13 @@ impl Rules {
             vip_domains,
             mailboxes,
             known_queues,
+            routing,
         })
+    }
+
+    /// Where ticket events go, per queue.
+    pub fn routing(&self) -> &crate::routing::Routing {
+        &self.routing
     }
 
     /// Number of keyword rules.

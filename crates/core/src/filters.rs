@@ -217,6 +217,18 @@ const NO_REPLY_SENDERS: &[&str] = &[
     "do_not_reply",
 ];
 
+/// An address that must never get automatic mail: a delivery-report sender
+/// (`mailer-daemon`, `postmaster`) or a no-reply address, by its local part
+/// (case-insensitive, a `+tag` ignored).
+pub fn is_unanswerable(address: &str) -> bool {
+    let address = address.trim().to_ascii_lowercase();
+    let Some((local, _)) = address.rsplit_once('@') else {
+        return true;
+    };
+    let local = local.split('+').next().unwrap_or(local);
+    BOUNCE_SENDERS.contains(&local) || NO_REPLY_SENDERS.contains(&local)
+}
+
 /// Headers whose presence marks an auto-reply.
 const AUTO_REPLY_HEADERS: &[&str] = &[
     "X-Autoreply",

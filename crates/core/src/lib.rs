@@ -14,11 +14,14 @@
 //! - The worker's rules: [`filters`], [`classify`], [`text`], the
 //!   [`ticket`] model and [`listing`].
 //! - What goes out (issue #12; built and tested, not wired yet): ticket
-//!   [`events`] with deterministic ids, the [`slack`] message, and
-//!   Standard-Webhooks-[`signed_delivery`] of an event.
+//!   [`events`] with deterministic ids, their [`routing`] per queue from
+//!   the rules file, the [`slack`] message, Standard-Webhooks-
+//!   [`signed_delivery`] of an event, and [`acknowledgement`]s with their
+//!   loop guard.
 //! - Around them: [`ports`], [`config`], [`remember`], [`json_error`],
 //!   [`logsafe`], and the neutral [`message`] model every provider yields.
 
+pub mod acknowledgement;
 pub mod classify;
 pub mod config;
 pub mod eml;
@@ -36,6 +39,7 @@ pub mod message_check;
 pub mod ports;
 pub mod provider;
 pub mod remember;
+pub mod routing;
 pub mod signature;
 pub mod signed_delivery;
 pub mod slack;
