@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use triage_core::classify::Rules;
-use triage_core::config::EnvReader;
+use triage_core::config::{ConfigError, EnvReader};
 use triage_core::ingest::IngestPolicy;
 use triage_ingest::WebhookConfig;
 use triage_ingest::compose::{self, Composed};
@@ -18,20 +18,40 @@ use crate::runtime::QueueKind;
 
 pub use triage_ingest::compose::TEST_SECRET;
 
+/// Why the local runner cannot be composed. Each variant keeps the message
+/// of the shared composition code (it names the variable or file, never a
+/// value).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Endpoints(#[from] compose::ComposeError),
+    #[error(transparent)]
+    Worker(#[from] triage_worker::compose::ComposeError),
+}
+
+/// The commands still report errors as text.
+impl From<AppError> for String {
+    fn from(e: AppError) -> String {
+        e.to_string()
+    }
+}
+
 fn env_lookup(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
 /// The worker's configuration (`NYLAS_API_*`, `RULES_FILE`, settings).
-pub fn processing() -> Result<ProcessingConfig, String> {
-    ProcessingConfig::from_env(&EnvReader::new(&env_lookup)).map_err(|e| e.to_string())
+pub fn processing() -> Result<ProcessingConfig, AppError> {
+    ProcessingConfig::from_env(&EnvReader::new(&env_lookup)).map_err(AppError::from)
 }
 
 /// The rules: `--rules` wins over `RULES_FILE`; neither: the default.
-pub fn rules(path: Option<&Path>) -> Result<Rules, String> {
+pub fn rules(path: Option<&Path>) -> Result<Rules, AppError> {
     let from_env = processing()?.rules_file;
     let path = path.map(|p| p.to_string_lossy().into_owned()).or(from_env);
-    triage_worker::compose::rules(path.as_deref()).map_err(|e| e.to_string())
+    triage_worker::compose::rules(path.as_deref()).map_err(AppError::from)
 }
 
 /// Room for the envelope's own fields around the notification.
@@ -41,37 +61,36 @@ const ENVELOPE_SLACK_BYTES: usize = 64 * 1024;
 /// limit (bigger notifications travel as references and are fetched); the
 /// embedded and in-process queues have no such limit, so by default they
 /// carry every notification ingest accepts whole.
-pub fn ingest_policy(queue: QueueKind) -> Result<IngestPolicy, String> {
+pub fn ingest_policy(queue: QueueKind) -> Result<IngestPolicy, AppError> {
     let env = EnvReader::new(&env_lookup);
     let d = IngestPolicy::default();
     let max_decompressed_bytes: usize = env
         .parse_or("MAX_DECOMPRESSED_BYTES", d.max_decompressed_bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(AppError::from)?;
     let queue_default = match queue {
         QueueKind::Sqs => d.max_queue_message_bytes,
         QueueKind::Local | QueueKind::Memory => {
             max_decompressed_bytes.saturating_add(ENVELOPE_SLACK_BYTES)
         }
     };
-    triage_ingest::config::policy_from(&env, queue_default).map_err(|e| e.to_string())
+    triage_ingest::config::policy_from(&env, queue_default).map_err(AppError::from)
 }
 
 /// The webhook endpoints: every provider, each on its configured secrets
 /// (`*_ARN` read from Secrets Manager, as in the Lambda) or the test secret.
-pub async fn endpoints(resolver: &SecretResolver) -> Result<Composed, String> {
-    let config =
-        WebhookConfig::from_env(&EnvReader::new(&env_lookup)).map_err(|e| e.to_string())?;
+pub async fn endpoints(resolver: &SecretResolver) -> Result<Composed, AppError> {
+    let config = WebhookConfig::from_env(&EnvReader::new(&env_lookup)).map_err(AppError::from)?;
     compose::endpoints(&config, resolver, Some(TEST_SECRET))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(AppError::from)
 }
 
 /// The Nylas API, when `NYLAS_API_KEY_ARN` or `NYLAS_API_KEY` is set.
 pub async fn source(
     processing: &ProcessingConfig,
     resolver: &SecretResolver,
-) -> Result<Option<CachedFolders<NylasClient>>, String> {
+) -> Result<Option<CachedFolders<NylasClient>>, AppError> {
     triage_worker::compose::nylas_source(processing, resolver)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(AppError::from)
 }
