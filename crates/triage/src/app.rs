@@ -44,14 +44,14 @@ fn env_lookup(k: &str) -> Option<String> {
 
 /// The worker's configuration (`NYLAS_API_*`, `RULES_FILE`, settings).
 pub fn processing() -> Result<ProcessingConfig, AppError> {
-    ProcessingConfig::from_env(&EnvReader::new(&env_lookup)).map_err(AppError::from)
+    Ok(ProcessingConfig::from_env(&EnvReader::new(&env_lookup))?)
 }
 
 /// The rules: `--rules` wins over `RULES_FILE`; neither: the default.
 pub fn rules(path: Option<&Path>) -> Result<Rules, AppError> {
     let from_env = processing()?.rules_file;
     let path = path.map(|p| p.to_string_lossy().into_owned()).or(from_env);
-    triage_worker::compose::rules(path.as_deref()).map_err(AppError::from)
+    Ok(triage_worker::compose::rules(path.as_deref())?)
 }
 
 /// Room for the envelope's own fields around the notification.
@@ -64,25 +64,22 @@ const ENVELOPE_SLACK_BYTES: usize = 64 * 1024;
 pub fn ingest_policy(queue: QueueKind) -> Result<IngestPolicy, AppError> {
     let env = EnvReader::new(&env_lookup);
     let d = IngestPolicy::default();
-    let max_decompressed_bytes: usize = env
-        .parse_or("MAX_DECOMPRESSED_BYTES", d.max_decompressed_bytes)
-        .map_err(AppError::from)?;
+    let max_decompressed_bytes: usize =
+        env.parse_or("MAX_DECOMPRESSED_BYTES", d.max_decompressed_bytes)?;
     let queue_default = match queue {
         QueueKind::Sqs => d.max_queue_message_bytes,
         QueueKind::Local | QueueKind::Memory => {
             max_decompressed_bytes.saturating_add(ENVELOPE_SLACK_BYTES)
         }
     };
-    triage_ingest::config::policy_from(&env, queue_default).map_err(AppError::from)
+    Ok(triage_ingest::config::policy_from(&env, queue_default)?)
 }
 
 /// The webhook endpoints: every provider, each on its configured secrets
 /// (`*_ARN` read from Secrets Manager, as in the Lambda) or the test secret.
 pub async fn endpoints(resolver: &SecretResolver) -> Result<Composed, AppError> {
-    let config = WebhookConfig::from_env(&EnvReader::new(&env_lookup)).map_err(AppError::from)?;
-    compose::endpoints(&config, resolver, Some(TEST_SECRET))
-        .await
-        .map_err(AppError::from)
+    let config = WebhookConfig::from_env(&EnvReader::new(&env_lookup))?;
+    Ok(compose::endpoints(&config, resolver, Some(TEST_SECRET)).await?)
 }
 
 /// The Nylas API, when `NYLAS_API_KEY_ARN` or `NYLAS_API_KEY` is set.
@@ -90,7 +87,5 @@ pub async fn source(
     processing: &ProcessingConfig,
     resolver: &SecretResolver,
 ) -> Result<Option<CachedFolders<NylasClient>>, AppError> {
-    triage_worker::compose::nylas_source(processing, resolver)
-        .await
-        .map_err(AppError::from)
+    Ok(triage_worker::compose::nylas_source(processing, resolver).await?)
 }

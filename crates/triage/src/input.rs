@@ -290,7 +290,9 @@ pub fn load(path: &Path) -> Result<Input, InputError> {
             records.into_iter().filter_map(|r| r.body).collect(),
         ));
     }
-    if probe.deltas.is_some() || (probe.ty.is_some() && probe.data.is_some()) {
+    // A provider's delivery: a Nylas notification (v3 or `deltas[]`), or an
+    // inbound-email payload (a sender and a text or HTML part at the top).
+    let delivery = if probe.deltas.is_some() || (probe.ty.is_some() && probe.data.is_some()) {
         if probe
             .deltas
             .and_then(array_len)
@@ -298,25 +300,20 @@ pub fn load(path: &Path) -> Result<Input, InputError> {
         {
             return Err(too_many("`deltas` entries"));
         }
+        Some(nylas::NAME)
+    } else if probe.from.is_some() && (probe.text.is_some() || probe.html.is_some()) {
+        Some(inbound::NAME)
+    } else {
+        None
+    };
+    if let Some(provider) = delivery {
         if bytes.len() > MAX_NOTIFICATION_BYTES {
             return Err(unrecognised(format!(
                 "notification larger than {MAX_NOTIFICATION_BYTES} bytes (ingest answers 413)"
             )));
         }
         return Ok(Input::Delivery {
-            provider: nylas::NAME,
-            body: bytes,
-        });
-    }
-    // An inbound-email payload: a sender and a text or HTML part, at the top.
-    if probe.from.is_some() && (probe.text.is_some() || probe.html.is_some()) {
-        if bytes.len() > MAX_NOTIFICATION_BYTES {
-            return Err(unrecognised(format!(
-                "payload larger than {MAX_NOTIFICATION_BYTES} bytes (ingest answers 413)"
-            )));
-        }
-        return Ok(Input::Delivery {
-            provider: inbound::NAME,
+            provider,
             body: bytes,
         });
     }
