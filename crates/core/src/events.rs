@@ -132,6 +132,30 @@ pub fn for_write(ticket: &Ticket, write: &TicketWrite) -> Option<TicketEvent> {
     })
 }
 
+/// A ticket event for tests elsewhere in the core.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub(crate) fn event(id: &str) -> TicketEvent {
+        TicketEvent {
+            id: id.into(),
+            kind: EventKind::TicketCreated,
+            ticket_id: "t_1".into(),
+            message_id: "m_1".into(),
+            queue: "billing".into(),
+            category: "billing".into(),
+            priority: "medium".into(),
+            rules: vec![],
+            subject: "Refund".into(),
+            requester: Participant::default(),
+            requester_domain: String::new(),
+            excerpt: String::new(),
+            occurred_at: 5,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

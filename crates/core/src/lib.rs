@@ -24,6 +24,7 @@
 pub mod acknowledgement;
 pub mod classify;
 pub mod config;
+pub mod dispatch;
 pub mod eml;
 pub mod envelope;
 pub mod events;
@@ -39,6 +40,7 @@ pub mod message_check;
 pub mod ports;
 pub mod provider;
 pub mod remember;
+pub mod retry;
 pub mod routing;
 pub mod signature;
 pub mod signed_delivery;

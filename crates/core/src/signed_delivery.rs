@@ -13,6 +13,32 @@ pub struct SignedDelivery {
     pub body: String,
 }
 
+/// Why a signing secret cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigningKeyError {
+    #[error("the signing secret is empty")]
+    Empty,
+    #[error("the signing secret starts with whsec_ but the rest is not base64")]
+    BadBase64,
+}
+
+/// The key bytes of a signing secret: a `whsec_` secret (the Standard
+/// Webhooks form) is its base64 payload, any other its UTF-8 bytes.
+pub fn signing_key(secret: &str) -> Result<Vec<u8>, SigningKeyError> {
+    use base64::Engine as _;
+    let secret = secret.trim();
+    let key = match secret.strip_prefix("whsec_") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| SigningKeyError::BadBase64)?,
+        None => secret.as_bytes().to_vec(),
+    };
+    if key.is_empty() {
+        return Err(SigningKeyError::Empty);
+    }
+    Ok(key)
+}
+
 /// Sign `event` with `key` (raw key bytes; `whsec_` secrets decoded) at
 /// `now_s` (unix seconds).
 pub fn sign(event: &TicketEvent, key: &[u8], now_s: i64) -> SignedDelivery {
@@ -33,6 +59,15 @@ pub fn sign(event: &TicketEvent, key: &[u8], now_s: i64) -> SignedDelivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_secrets_in_both_forms() {
+        assert_eq!(signing_key(" plain ").unwrap(), b"plain".to_vec());
+        assert_eq!(signing_key("whsec_AQID").unwrap(), vec![1, 2, 3]);
+        assert_eq!(signing_key("  "), Err(SigningKeyError::Empty));
+        assert_eq!(signing_key("whsec_"), Err(SigningKeyError::Empty));
+        assert_eq!(signing_key("whsec_!!"), Err(SigningKeyError::BadBase64));
+    }
     use crate::events::EventKind;
     use crate::message::Participant;
     use crate::signature::WebhookSecrets;

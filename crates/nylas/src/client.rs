@@ -13,7 +13,7 @@ use triage_core::ports::{FetchError, FolderRole, MessageSource};
 use crate::config::NylasConfig;
 use crate::error::{GiveUpReason, NylasError};
 use crate::folders::folder_role;
-use crate::retry::{backoff, parse_retry_after};
+use triage_core::retry::{backoff, parse_retry_after};
 
 /// The `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!(
@@ -485,8 +485,14 @@ where
             )));
         }
         let honoured = failure.retry_after();
-        let wait =
-            honoured.unwrap_or_else(|| backoff(attempt, config.base_backoff, config.max_backoff));
+        let wait = honoured.unwrap_or_else(|| {
+            backoff(
+                attempt,
+                config.base_backoff,
+                config.max_backoff,
+                rand::random(),
+            )
+        });
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         let resumes_in_time = Instant::now()
             .checked_add(wait)

@@ -21,7 +21,6 @@ mod client;
 mod config;
 mod error;
 mod folders;
-mod retry;
 
 pub use admin::{
     ADMIN_REQUEST_TIMEOUT, AdminError, CreatedWebhook, TestEventOutcome, WebhookAdmin, WebhookInfo,

@@ -13,7 +13,10 @@
 //!   plus the consumer API of the local worker loop (receive with a
 //!   visibility timeout, ack, nack, dead-letter, redrive); see [`queue`].
 //!
-//! # Schema (version 1)
+//! * The event outbox ([`outbox`]): events written in the ticket's
+//!   transaction, drained through [`EventOutbox`](triage_core::dispatch::EventOutbox).
+//!
+//! # Schema (version 3)
 //!
 //! | table                | key                                   | holds                                   |
 //! |----------------------|---------------------------------------|-----------------------------------------|
@@ -22,10 +25,12 @@
 //! | `ticket_pointers`    | `(grant_id, kind, ptr_key)`           | `ticket_id`; `kind` = `thread`, `msgid` or `seen` |
 //! | `queue_messages`     | `id` (autoincrement)                  | `entry_id`, `body`, `attributes` (JSON pairs), `enqueued_at_ms`, `visible_at_ms`, `receive_count`, `last_error` |
 //! | `queue_dead_letters` | `id` (the queue id it had)            | the message plus `reason`, `dead_at_ms` |
+//! | `outbox`             | `event_id`                            | `ticket_id`, `event` (JSON), `delivered` (JSON names), `attempts`, `status` (`pending`/`dead`), `next_attempt_ms`, `created_at_ms`, `last_error` |
 //!
 //! Indexes: `idempotency(expires_at)`, `tickets(created_at DESC, id)`,
 //! `tickets(queue|priority|status, created_at DESC, id)`,
-//! `queue_messages(visible_at_ms, id)`, `queue_dead_letters(dead_at_ms, id)`.
+//! `queue_messages(visible_at_ms, id)`, `queue_dead_letters(dead_at_ms, id)`,
+//! `outbox(status, next_attempt_ms, created_at_ms)`.
 //! Every lookup on a write path is by key or index ([`LOOKUP_QUERIES`]), so
 //! a write costs the same however many rows are stored.
 //!
@@ -41,12 +46,14 @@
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod outbox;
 pub mod queue;
 pub mod schema;
 pub mod tickets;
 
 pub use db::{BUSY_TIMEOUT, DEFAULT_PATH, SqliteDb};
 pub use error::SqliteError;
+pub use outbox::{DeadEvent, OutboxCounts};
 pub use queue::{DeadLetter, Delivery, RedriveSelection, Redriven, SqliteQueue};
 pub use schema::SCHEMA_VERSION;
 
@@ -104,6 +111,9 @@ pub const LOOKUP_QUERIES: &[(&str, &str)] = &[
     ("queue: count in flight", queue::COUNT_IN_FLIGHT),
     ("dead letters: read", queue::SELECT_DEAD),
     ("dead letters: delete", queue::DELETE_DEAD),
+    ("outbox: due events", outbox::SELECT_DUE),
+    ("outbox: delete", outbox::DELETE_EVENT),
+    ("outbox: settle", outbox::UPDATE_EVENT),
 ];
 
 /// The `list` statement for `filter` (for query-plan checks: it must read

@@ -93,7 +93,25 @@ ALTER TABLE tickets ADD COLUMN recipients_omitted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tickets ADD COLUMN attachments_omitted INTEGER NOT NULL DEFAULT 0;
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// Version 3: the event outbox (#12), written in the ticket's transaction
+/// and drained by the dispatcher. `delivered` is a JSON list of destination
+/// names that already have the event; `status` is `pending` or `dead`.
+const V3: &str = r#"
+CREATE TABLE outbox (
+    event_id        TEXT    NOT NULL PRIMARY KEY,
+    ticket_id       TEXT    NOT NULL,
+    event           TEXT    NOT NULL,
+    delivered       TEXT    NOT NULL DEFAULT '[]',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'dead')),
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    created_at_ms   INTEGER NOT NULL,
+    last_error      TEXT
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_ms, created_at_ms);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

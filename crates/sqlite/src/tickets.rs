@@ -392,7 +392,9 @@ impl TicketStore for SqliteStore {
         let written = self
             .db
             .write(format!("write ticket {}", ticket.id), move |tx| {
-                write_in(tx, &t)
+                let written = write_in(tx, &t)?;
+                crate::outbox::record(tx, &t, &written)?;
+                Ok(written)
             })
             .await?;
         tracing::debug!(ticket = %written.ticket_id(), message = %ticket.message_id, ?written, "ticket write");
