@@ -7,7 +7,7 @@ use futures_util::stream;
 use triage_core::dispatch::{EventOutbox, EventSink, Settled, settle};
 use triage_core::ports::StoreError;
 
-use crate::handler::Dispatcher;
+use crate::handler::{DeliveryLine, Dispatcher};
 
 /// Events taken per pass.
 pub const BATCH: usize = 64;
@@ -17,8 +17,10 @@ pub const CONCURRENCY: usize = 8;
 pub const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// What one pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DrainReport {
+    /// One line per delivery tried.
+    pub lines: Vec<DeliveryLine>,
     /// Events every destination now has.
     pub done: usize,
     /// Events to be tried again later.
@@ -47,7 +49,7 @@ where
     B: EventSink,
 {
     let due = outbox.due(now_ms, BATCH).await?;
-    let settled: Vec<(String, Settled)> = stream::iter(due)
+    let settled: Vec<(String, Settled, Vec<DeliveryLine>)> = stream::iter(due)
         .map(|pending| async move {
             let attempt = dispatcher
                 .attempt(&pending.event, &pending.delivered, now_ms)
@@ -56,14 +58,15 @@ where
             if let Settled::Dead { attempts, .. } = &s {
                 tracing::warn!(event = %pending.event.id, attempts, "event dead-lettered");
             }
-            (pending.event.id, s)
+            (pending.event.id, s, attempt.lines)
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
     let mut report = DrainReport::default();
-    for (id, s) in settled {
+    for (id, s, lines) in settled {
         outbox.settle(&id, &s).await?;
+        report.lines.extend(lines);
         match s {
             Settled::Done => report.done += 1,
             Settled::Retry { .. } => report.retrying += 1,
@@ -74,12 +77,14 @@ where
 }
 
 /// Drain `outbox` until `stop` resolves: a pass, then another at once when
-/// it found work, else after [`IDLE_POLL`]. Store failures are logged and
-/// retried after a pause; nothing here ends the loop but `stop`.
+/// it found work, else after [`IDLE_POLL`]; `report` sees each delivery.
+/// Store failures are logged and retried after a pause; nothing here ends
+/// the loop but `stop`.
 pub async fn run<O, D, B, F>(
     outbox: &O,
     dispatcher: &Dispatcher<D, B>,
     now_ms: impl Fn() -> i64,
+    report: impl Fn(&DeliveryLine),
     stop: F,
 ) where
     O: EventOutbox,
@@ -90,8 +95,14 @@ pub async fn run<O, D, B, F>(
     tokio::pin!(stop);
     loop {
         let pause = match drain_once(outbox, dispatcher, now_ms()).await {
-            Ok(r) if r.total() > 0 => Duration::ZERO,
-            Ok(_) => IDLE_POLL,
+            Ok(r) => {
+                r.lines.iter().for_each(&report);
+                if r.total() > 0 {
+                    Duration::ZERO
+                } else {
+                    IDLE_POLL
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "outbox pass failed; retrying");
                 IDLE_POLL * 4

@@ -11,6 +11,60 @@ use triage_core::routing::Routing;
 /// The name the event bus goes by in an event's `delivered` list.
 pub const BUS_DESTINATION: &str = "event-bus";
 
+/// What one delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed, worth retrying.
+    Retry,
+    /// Failed for good.
+    Failed,
+}
+
+impl DeliveryOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retry => "retry",
+            DeliveryOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// One delivery, as runners report it: ids, destination, outcome, timing;
+/// never the event's content. Every field is safe to print (ids escaped
+/// and capped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryLine {
+    pub event_id: String,
+    pub kind: &'static str,
+    pub ticket_id: String,
+    pub destination: String,
+    pub outcome: DeliveryOutcome,
+    /// Why it failed (status code, timeout; never a URL).
+    pub reason: Option<String>,
+    pub ms: u64,
+}
+
+impl DeliveryLine {
+    /// The line as a structured log record (the Lambda's way of showing it).
+    pub fn log(&self) {
+        match self.outcome {
+            DeliveryOutcome::Delivered => tracing::info!(
+                event = %self.event_id, kind = self.kind, ticket = %self.ticket_id,
+                destination = %self.destination, outcome = self.outcome.as_str(), ms = self.ms,
+                "event delivery"
+            ),
+            _ => tracing::warn!(
+                event = %self.event_id, kind = self.kind, ticket = %self.ticket_id,
+                destination = %self.destination, outcome = self.outcome.as_str(),
+                reason = self.reason.as_deref().unwrap_or(""), ms = self.ms,
+                "event delivery"
+            ),
+        }
+    }
+}
+
 /// What one attempt came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attempt {
@@ -19,6 +73,8 @@ pub struct Attempt {
     pub delivered: Vec<String>,
     /// The destinations that failed, with why.
     pub failures: Vec<(String, DeliveryError)>,
+    /// One line per delivery tried.
+    pub lines: Vec<DeliveryLine>,
 }
 
 /// Routes events and delivers them: `destinations` by name, `bus` (when
@@ -77,8 +133,7 @@ impl<D: EventSink, B: EventSink> Dispatcher<D, B> {
     }
 
     /// One attempt at every target of `event` not in `already`, all at
-    /// once. Logs one line per delivery: event id and type, ticket,
-    /// destination, outcome and duration; never the event's content.
+    /// once, with one [`DeliveryLine`] per delivery.
     pub async fn attempt(&self, event: &TicketEvent, already: &[String], now_ms: i64) -> Attempt {
         let now_s = now_ms.div_euclid(1_000);
         let todo: Vec<String> = self
@@ -90,27 +145,30 @@ impl<D: EventSink, B: EventSink> Dispatcher<D, B> {
             let started = Instant::now();
             let result = self.deliver_one(target, event, now_s).await;
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let destination = escape(target, 64);
-            match &result {
-                Ok(()) => tracing::info!(
-                    event = %event.id, kind = event.kind.as_str(), ticket = %escape(&event.ticket_id, 80),
-                    destination = %destination, outcome = "delivered", ms, "event delivery"
-                ),
-                Err(e) => tracing::warn!(
-                    event = %event.id, kind = event.kind.as_str(), ticket = %escape(&event.ticket_id, 80),
-                    destination = %destination,
-                    outcome = if e.is_transient() { "retry" } else { "failed" },
-                    reason = %escape(&e.to_string(), 200), ms, "event delivery"
-                ),
-            }
-            (target.clone(), result)
+            (target.clone(), result, ms)
         }))
         .await;
         let mut out = Attempt {
             delivered: already.to_vec(),
-            failures: Vec::new(),
+            ..Attempt::default()
         };
-        for (target, result) in results {
+        for (target, result, ms) in results {
+            let (outcome, reason) = match &result {
+                Ok(()) => (DeliveryOutcome::Delivered, None),
+                Err(e) if e.is_transient() => {
+                    (DeliveryOutcome::Retry, Some(escape(&e.to_string(), 200)))
+                }
+                Err(e) => (DeliveryOutcome::Failed, Some(escape(&e.to_string(), 200))),
+            };
+            out.lines.push(DeliveryLine {
+                event_id: escape(&event.id, 64),
+                kind: event.kind.as_str(),
+                ticket_id: escape(&event.ticket_id, 80),
+                destination: escape(&target, 64),
+                outcome,
+                reason,
+                ms,
+            });
             match result {
                 Ok(()) => out.delivered.push(target),
                 Err(e) => out.failures.push((target, e)),

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`handler`]: [`Dispatcher`], the destinations of an event (its
 //!   queue's route, plus the event bus when one is configured), one
-//!   attempt at each that does not have it yet, one log line per delivery.
+//!   attempt at each that does not have it yet, one [`DeliveryLine`] per
+//!   delivery for the runner to print or log.
 //! - [`drain`]: the outbox loop of `triage serve` and `triage dispatch`:
 //!   due events, one attempt each, settled by the core's rules (done,
 //!   retried with backoff, or dead with its reason).
@@ -17,4 +18,4 @@ pub mod drain;
 pub mod handler;
 
 pub use drain::{DrainReport, drain_once, run};
-pub use handler::{Attempt, BUS_DESTINATION, Dispatcher};
+pub use handler::{Attempt, BUS_DESTINATION, DeliveryLine, DeliveryOutcome, Dispatcher};

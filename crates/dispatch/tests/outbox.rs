@@ -155,6 +155,30 @@ async fn a_failing_destination_is_retried_alone_after_its_retry_after() {
 
     let first = drain_once(&store, &d, NOW_MS).await.unwrap();
     assert_eq!(first.retrying, 1);
+    // One line per delivery, with ids and the outcome, never content.
+    let mut lines: Vec<(String, &str, Option<String>)> = first
+        .lines
+        .iter()
+        .map(|l| (l.destination.clone(), l.outcome.as_str(), l.reason.clone()))
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            ("chat".to_string(), "delivered", None),
+            (
+                "hook".to_string(),
+                "retry",
+                Some("transient: HTTP 429".to_string())
+            ),
+        ]
+    );
+    assert!(
+        first
+            .lines
+            .iter()
+            .all(|l| l.kind == "ticket.created" && l.event_id.starts_with("evt_"))
+    );
     // Not due before the destination's Retry-After.
     assert!(store.due(NOW_MS + 29_000, 10).await.unwrap().is_empty());
     let due = store.due(NOW_MS + 30_000, 10).await.unwrap();

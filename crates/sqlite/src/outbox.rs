@@ -9,7 +9,7 @@
 //! again). `delivered` keeps the destinations that already took it, so a
 //! retry or a redrive delivers only to the others.
 
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::Transaction;
 use triage_core::dispatch::{EventOutbox, Pending, Settled};
 use triage_core::events::{self, TicketEvent};
 use triage_core::ports::StoreError;
@@ -34,11 +34,9 @@ pub(crate) const UPDATE_EVENT: &str = "UPDATE outbox SET delivered = ?2, attempt
 const SELECT_DEAD: &str = "SELECT event_id, ticket_id, attempts, delivered, last_error FROM outbox \
      WHERE status = 'dead' ORDER BY created_at_ms LIMIT ?1";
 
-const REDRIVE_ALL: &str = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = 0 \
-     WHERE status = 'dead'";
-
-const REDRIVE_ONE: &str = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = 0 \
-     WHERE status = 'dead' AND event_id = ?1";
+const REDRIVE_OLDEST: &str = "UPDATE outbox SET status = 'pending', attempts = 0, \
+     next_attempt_ms = 0 WHERE event_id IN (SELECT event_id FROM outbox \
+     WHERE status = 'dead' ORDER BY created_at_ms LIMIT ?1)";
 
 const COUNT: &str = "SELECT status, count(*) FROM outbox GROUP BY status";
 
@@ -131,18 +129,15 @@ impl SqliteStore {
             .await
     }
 
-    /// Make dead events pending again (all of them, or the one named), with
+    /// Make dead events pending again (the oldest `max`, or all), with
     /// fresh attempts; returns how many.
-    pub async fn redrive_events(&self, event_id: Option<&str>) -> Result<u64, SqliteError> {
-        let id = event_id.map(str::to_string);
+    pub async fn redrive_events(&self, max: Option<u64>) -> Result<u64, SqliteError> {
+        let limit = max.map_or(-1, |m| i64::try_from(m).unwrap_or(i64::MAX));
         self.db
             .write("redrive events".into(), move |tx| {
-                let ctx = || "redrive events".to_string();
-                let n = match &id {
-                    Some(id) => tx.execute(REDRIVE_ONE, [id]),
-                    None => tx.execute(REDRIVE_ALL, []),
-                }
-                .ctx(ctx)?;
+                let n = tx
+                    .execute(REDRIVE_OLDEST, [limit])
+                    .ctx(|| "redrive events".to_string())?;
                 Ok(u64::try_from(n).unwrap_or(0))
             })
             .await
@@ -250,24 +245,5 @@ impl EventOutbox for SqliteStore {
             })
             .await?;
         Ok(())
-    }
-}
-
-/// Whether `event_id` is in the outbox (tests and tooling).
-impl SqliteStore {
-    pub async fn outbox_has(&self, event_id: &str) -> Result<bool, SqliteError> {
-        let id = event_id.to_string();
-        self.db
-            .read("outbox lookup", move |conn| {
-                conn.query_row(
-                    "SELECT 1 FROM outbox WHERE event_id = ?1",
-                    [&id],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map(|r| r.is_some())
-                .ctx(|| "outbox lookup".to_string())
-            })
-            .await
     }
 }

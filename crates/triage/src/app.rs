@@ -29,6 +29,8 @@ pub enum AppError {
     Endpoints(#[from] compose::ComposeError),
     #[error(transparent)]
     Worker(#[from] triage_worker::compose::ComposeError),
+    #[error(transparent)]
+    Destinations(#[from] triage_destinations::ComposeError),
 }
 
 /// The commands still report errors as text.
@@ -45,6 +47,15 @@ fn env_lookup(k: &str) -> Option<String> {
 /// The worker's configuration (`NYLAS_API_*`, `RULES_FILE`, settings).
 pub fn processing() -> Result<ProcessingConfig, AppError> {
     Ok(ProcessingConfig::from_env(&EnvReader::new(&env_lookup))?)
+}
+
+/// The event destinations of `routing`, their URLs and keys read from the
+/// variables the rules file names (`<VAR>_ARN` first).
+pub async fn destinations(
+    routing: &triage_core::routing::Routing,
+    resolver: &triage_secrets::SecretResolver,
+) -> Result<triage_destinations::HttpDestinations, AppError> {
+    Ok(triage_destinations::from_routing(routing, &env_lookup, resolver).await?)
 }
 
 /// The rules: `--rules` wins over `RULES_FILE`; neither: the default.

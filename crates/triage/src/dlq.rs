@@ -55,7 +55,7 @@ pub enum DlqCommand {
                       the sampled ids up in the worker's logs.\n\n\
                       --queue local (default): the dead-letter table of the embedded queue (--db), \
                       with the reason recorded for each message.",
-        after_help = "Examples:\n  triage dlq inspect\n  triage --queue sqs dlq inspect --dlq-url https://sqs.us-east-1.amazonaws.com/123456789012/inbox-triage-dlq\n  triage --queue sqs --json dlq inspect --limit 50"
+        after_help = "Examples:\n  triage dlq inspect\n  triage dlq inspect --events\n  triage --queue sqs dlq inspect --dlq-url https://sqs.us-east-1.amazonaws.com/123456789012/inbox-triage-dlq\n  triage --queue sqs --json dlq inspect --limit 50"
     )]
     Inspect {
         /// The SQS dead-letter queue (default: DLQ_URL). Needs --queue sqs.
@@ -64,6 +64,10 @@ pub enum DlqCommand {
         /// Most messages sampled.
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Ticket events the local dispatcher gave up on (the outbox in --db),
+        /// instead of dead notifications.
+        #[arg(long)]
+        events: bool,
     },
     /// Move dead-lettered messages back to the main queue (after fixing the cause).
     #[command(
@@ -76,7 +80,7 @@ pub enum DlqCommand {
                       (ApproximateNumberOfMessages) and moves nothing.\n\n\
                       --queue local (default): the embedded queue's dead letters, in one \
                       transaction; a running `triage serve` picks them up.",
-        after_help = "Examples:\n  triage dlq redrive --dry-run\n  triage dlq redrive --max 100\n  triage --queue sqs dlq redrive --dlq-url \"$DLQ_URL\" --queue-url \"$QUEUE_URL\""
+        after_help = "Examples:\n  triage dlq redrive --dry-run\n  triage dlq redrive --events\n  triage dlq redrive --max 100\n  triage --queue sqs dlq redrive --dlq-url \"$DLQ_URL\" --queue-url \"$QUEUE_URL\""
     )]
     Redrive {
         /// The SQS dead-letter queue (default: DLQ_URL). Needs --queue sqs.
@@ -91,6 +95,10 @@ pub enum DlqCommand {
         /// Move at most this many messages.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         max: Option<u64>,
+        /// Dead ticket events of the outbox in --db: make them pending again,
+        /// for the destinations that do not have them yet.
+        #[arg(long)]
+        events: bool,
     },
 }
 
@@ -101,12 +109,36 @@ pub async fn run(
     json: bool,
 ) -> Result<ExitCode, String> {
     match (command, queue) {
-        (DlqCommand::Inspect { dlq_url, limit }, QueueKind::Sqs) => {
+        (
+            DlqCommand::Inspect {
+                dlq_url,
+                limit,
+                events: true,
+            },
+            _,
+        ) => {
+            refuse_urls_for_local(&[("--dlq-url", &dlq_url)])?;
+            crate::dlq_events::inspect(db, limit, json).await
+        }
+        (
+            DlqCommand::Redrive {
+                dlq_url,
+                queue_url,
+                dry_run,
+                max,
+                events: true,
+            },
+            _,
+        ) => {
+            refuse_urls_for_local(&[("--dlq-url", &dlq_url), ("--queue-url", &queue_url)])?;
+            crate::dlq_events::redrive(db, dry_run, max, json).await
+        }
+        (DlqCommand::Inspect { dlq_url, limit, .. }, QueueKind::Sqs) => {
             let client = sqs_client().await;
             let dlq = url_or_env(dlq_url, "--dlq-url", "DLQ_URL")?;
             inspect_sqs(&client, &dlq, limit, json).await
         }
-        (DlqCommand::Inspect { dlq_url, limit }, QueueKind::Local) => {
+        (DlqCommand::Inspect { dlq_url, limit, .. }, QueueKind::Local) => {
             refuse_urls_for_local(&[("--dlq-url", &dlq_url)])?;
             inspect_local(&local_queue(db)?, limit, json).await
         }
@@ -116,6 +148,7 @@ pub async fn run(
                 queue_url,
                 dry_run,
                 max,
+                ..
             },
             QueueKind::Sqs,
         ) => {
@@ -130,6 +163,7 @@ pub async fn run(
                 queue_url,
                 dry_run,
                 max,
+                ..
             },
             QueueKind::Local,
         ) => {

@@ -9,6 +9,8 @@ mod body_deadline;
 mod classify;
 mod conn_deadline;
 mod dlq;
+mod dlq_events;
+mod events;
 mod http_server;
 mod input;
 mod limits;
@@ -227,7 +229,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let token = auth::ApiToken::from_env().map_err(|e| e.to_string())?;
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
-            let (ingest, worker, tickets) = build(&cli.db, cli.store, cli.queue, rules).await?;
+            let (ingest, worker, tickets, events) =
+                build(&cli.db, cli.store, cli.queue, rules, true).await?;
             serve::run(serve::ServeParts {
                 listen,
                 ingest,
@@ -236,6 +239,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 printer,
                 limits,
                 token,
+                events,
             })
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -243,7 +247,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Replay { paths, quiet } => {
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
-            let (ingest, worker, _) = build(&cli.db, cli.store, cli.queue, rules).await?;
+            let (ingest, worker, _, _) = build(&cli.db, cli.store, cli.queue, rules, false).await?;
             let fed = replay::run(&paths, ingest, worker, printer.clone()).await?;
             let dead = printer.dead_lettered();
             eprintln!(
@@ -279,11 +283,13 @@ async fn build(
     store: StoreKind,
     queue: QueueKind,
     rules: triage_core::classify::Rules,
+    dispatch_events: bool,
 ) -> Result<
     (
         IngestState<runtime::AnyQueue>,
         Arc<runtime::LocalWorker>,
         runtime::AnyTickets,
+        Option<events::LocalEvents>,
     ),
     String,
 > {
@@ -315,6 +321,18 @@ async fn build(
             "triage: NYLAS_API_KEY is not set: fetching is off, messages are classified from the notification alone"
         );
     }
+    // Only `serve` delivers events; other commands leave them in the outbox.
+    let events = if dispatch_events {
+        events::LocalEvents::compose(
+            db.as_ref(),
+            store == StoreKind::Sqlite,
+            rules.routing(),
+            &resolver,
+        )
+        .await?
+    } else {
+        None
+    };
     let worker = Arc::new(Worker::new(
         idempotency,
         tickets.clone(),
@@ -327,7 +345,7 @@ async fn build(
         endpoints: composed.endpoints,
         queue,
     };
-    Ok((ingest, worker, tickets))
+    Ok((ingest, worker, tickets, events))
 }
 
 #[cfg(test)]

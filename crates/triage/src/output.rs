@@ -162,6 +162,45 @@ impl Printer {
         }
     }
 
+    /// One event delivery (`triage serve`'s dispatcher): ids, destination,
+    /// outcome and timing, never the event's content.
+    pub fn delivery(&self, line: &triage_dispatch::DeliveryLine) {
+        if self.quiet {
+            return;
+        }
+        let text = if self.json {
+            json!({
+                "delivery": line.outcome.as_str(),
+                "event_id": line.event_id,
+                "type": line.kind,
+                "ticket_id": line.ticket_id,
+                "destination": line.destination,
+                "reason": line.reason,
+                "ms": line.ms,
+            })
+            .to_string()
+        } else {
+            let reason = line
+                .reason
+                .as_deref()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default();
+            triage_core::logsafe::escape_capped(
+                &format!(
+                    "{:<9} event {} {} ticket {} -> {} {} ms{reason}",
+                    line.outcome.as_str(),
+                    line.event_id,
+                    line.kind,
+                    line.ticket_id,
+                    line.destination,
+                    line.ms
+                ),
+                MAX_LINE_CHARS,
+            )
+        };
+        println!("{text}");
+    }
+
     /// Counts so far, by outcome (skips by reason).
     pub fn counts(&self) -> BTreeMap<String, u64> {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()

@@ -31,6 +31,8 @@ pub struct ServeParts {
     pub limits: Limits,
     /// `TRIAGE_API_TOKEN`: required by the read API when set.
     pub token: Option<ApiToken>,
+    /// The event outbox and its dispatcher (embedded store only).
+    pub events: Option<crate::events::LocalEvents>,
 }
 
 struct AppState {
@@ -193,7 +195,24 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
         );
     }
 
+    let events = parts.events.map(Arc::new);
+    match &events {
+        Some(e) if e.destination_names().is_empty() => eprintln!(
+            "triage: events: no destinations in the rules file; ticket events are written to the outbox and settled (README: Routing ticket events)"
+        ),
+        Some(e) => eprintln!(
+            "triage: events: delivering to {}",
+            e.destination_names().join(", ")
+        ),
+        None => eprintln!(
+            "triage: events: tickets are in DynamoDB; their events leave through the table's stream (the dispatch Lambda), not this process"
+        ),
+    }
+
     let (stop_tx, stop_rx) = watch::channel(false);
+    let dispatcher = events
+        .clone()
+        .map(|e| tokio::spawn(e.run(parts.printer.clone(), stop_rx.clone())));
     let worker = tokio::spawn(worker_loop(
         parts.worker,
         queue.clone(),
@@ -206,7 +225,18 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
     eprintln!("triage: shutting down; draining the queue (what is left stays queued on disk)");
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    if let Some(d) = dispatcher {
+        let _ = d.await;
+    }
     let left = queue.pending().await;
     eprintln!("triage: stopped; {left} message(s) left queued for the next start");
+    if let Some(e) = &events {
+        let (pending, dead) = e.counts().await;
+        if pending + dead > 0 {
+            eprintln!(
+                "triage: events: {pending} waiting for the next start, {dead} dead (triage dlq inspect --events)"
+            );
+        }
+    }
     Ok(())
 }

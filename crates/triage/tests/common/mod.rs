@@ -42,6 +42,29 @@ pub fn start_with(
     env: &[(&str, &str)],
     flags: &[&str],
 ) -> Server {
+    start_full(db, port, nylas, env, flags, Stdio::null())
+}
+
+/// Start `triage serve` with its outcome lines (stdout) written to `out`.
+pub fn start_printing(
+    db: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+    flags: &[&str],
+    out: &Path,
+) -> Server {
+    let file = std::fs::File::create(out).expect("create stdout file");
+    start_full(db, port, None, env, flags, Stdio::from(file))
+}
+
+fn start_full(
+    db: &Path,
+    port: u16,
+    nylas: Option<&str>,
+    env: &[(&str, &str)],
+    flags: &[&str],
+    stdout: Stdio,
+) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_triage"));
     cmd.args(flags)
         .arg("--db")
@@ -59,7 +82,7 @@ pub fn start_with(
         .env_remove("INBOUND_WEBHOOK_SECRETS_ARN")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::null());
     if let Some(uri) = nylas {
         cmd.env("NYLAS_API_KEY", "e2e-key")

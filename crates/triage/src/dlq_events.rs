@@ -1,0 +1,105 @@
+//! `triage dlq inspect --events` / `redrive --events`: ticket events the
+//! local dispatcher gave up on (dead in the embedded outbox). Shows ids,
+//! attempts, the destinations that already have each event and the
+//! reason; never the event's content. Redriving makes them pending again;
+//! a running `triage serve` delivers them to the destinations that lack
+//! them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::json;
+use triage_core::logsafe::escape;
+use triage_sqlite::{SqliteDb, SqliteStore};
+
+/// Dead events read to count reasons.
+const REASON_SCAN: usize = 10_000;
+
+fn store(db: &Path) -> Result<SqliteStore, String> {
+    if !db.exists() {
+        return Err(format!("no local database at {} (give --db)", db.display()));
+    }
+    SqliteDb::open(db)
+        .map(|d| d.store())
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))
+}
+
+pub async fn inspect(db: &Path, limit: usize, json: bool) -> Result<ExitCode, String> {
+    let store = store(db)?;
+    let counts = store.outbox_counts().await.map_err(|e| e.to_string())?;
+    let dead = store
+        .dead_events(REASON_SCAN)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for d in &dead {
+        *reasons.entry(escape(&d.reason)).or_default() += 1;
+    }
+    let samples: Vec<_> = dead
+        .iter()
+        .take(limit)
+        .map(|d| {
+            json!({
+                "event_id": escape(&d.event_id),
+                "ticket_id": escape(&d.ticket_id),
+                "attempts": d.attempts,
+                "delivered": d.delivered.iter().map(|n| escape(n)).collect::<Vec<_>>(),
+                "reason": escape(&d.reason),
+            })
+        })
+        .collect();
+    if json {
+        println!(
+            "{}",
+            json!({"outbox": "local", "dead": counts.dead, "pending": counts.pending,
+                   "reasons": reasons, "samples": samples})
+        );
+    } else {
+        println!(
+            "events: {} dead, {} waiting to be delivered",
+            counts.dead, counts.pending
+        );
+        for (reason, n) in &reasons {
+            println!("  {n:>6}  {reason}");
+        }
+        for s in &samples {
+            println!(
+                "  {}  ticket {}  attempts {}  delivered to {}",
+                s["event_id"].as_str().unwrap_or(""),
+                s["ticket_id"].as_str().unwrap_or(""),
+                s["attempts"],
+                s["delivered"]
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn redrive(
+    db: &Path,
+    dry_run: bool,
+    max: Option<u64>,
+    json: bool,
+) -> Result<ExitCode, String> {
+    let store = store(db)?;
+    let dead = store.outbox_counts().await.map_err(|e| e.to_string())?.dead;
+    let would = max.map_or(dead, |m| m.min(dead));
+    let moved = if dry_run {
+        0
+    } else {
+        store.redrive_events(max).await.map_err(|e| e.to_string())?
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"outbox": "local", "dry_run": dry_run, "dead": dead,
+                   "would_redrive": if dry_run { would } else { 0 }, "redriven": moved})
+        );
+    } else if dry_run {
+        println!("events: {dead} dead; would redrive {would}");
+    } else {
+        println!("events: redrove {moved} of {dead} dead; `triage serve` delivers them");
+    }
+    Ok(ExitCode::SUCCESS)
+}
