@@ -5,12 +5,19 @@ For each Lambda function: the exact set of permissions it is given (SAM
 policy templates with their target resource, inline statements), no wildcard
 action or resource, and for the worker, that the DynamoDB actions allowed are
 exactly those the DynamoDB adapter calls (so a new call without a policy
-change, or a policy left wider than the code, fails here). Every secret
+change, or a policy left wider than the code, fails here). For dispatch,
+exactly the (action, resource) pairs of DISPATCH_GRANTS: it reads the tickets
+stream and the events retry queue, sends to the events DLQ and the stream's
+failure queue, publishes to the bus, and never writes a table. Every secret
 (created by the stack or passed in as an ARN) is readable by exactly the one
 function listed in SECRET_READERS, which is also the one whose environment
 names it.
 
-    .venv/bin/python infra/check_iam.py      # cfn-lint's YAML loader reads the !Tags
+    .venv/bin/python infra/check_iam.py [TEMPLATE]   # cfn-lint's YAML loader reads the !Tags
+
+What SAM adds itself (AWSLambdaBasicExecutionRole, and the managed execution
+roles of SQS and DynamoDB stream event sources) is not in the template and not
+checked here.
 """
 import pathlib
 import re
@@ -36,6 +43,8 @@ SECRET_READERS = {
                               "CreateInboundWebhookSecrets", "InboundWebhookSecretsArn"),
     "ApiKeySecret": ("WorkerFunction", "NYLAS_API_KEY_ARN",
                      "CreateApiKeySecret", "ExistingApiKeySecretArn"),
+    "DestinationSecrets": ("DispatchFunction", "DESTINATION_SECRETS_ARN",
+                           "CreateDestinationSecrets", "DestinationSecretsArn"),
 }
 
 
@@ -54,10 +63,36 @@ EXPECTED_TEMPLATES = {
     "WorkerFunction": [
         secret_policy("ApiKeySecret"),
     ],
+    "DispatchFunction": [
+        secret_policy("DestinationSecrets"),
+    ],
 }
 WORKER_TABLES = [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}, {"Fn::GetAtt": ["TicketsTable", "Arn"]}]
 # SDK calls that only the `triage` CLI makes (listing tickets), never the worker.
 CLI_ONLY_CALLS = {"scan"}
+
+
+def getatt(resource, attribute="Arn"):
+    return {"Fn::GetAtt": [resource, attribute]}
+
+
+TICKETS_STREAMS = {"Fn::Sub": "${TicketsTable.Arn}/stream/*"}
+STREAM_READ_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+# Everything dispatch's inline statements may allow, as (action, resource): no more, no less.
+DISPATCH_GRANTS = (
+    [(a, TICKETS_STREAMS) for a in STREAM_READ_ACTIONS]
+    + [(a, getatt("EventsRetryQueue")) for a in
+       ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]]
+    + [("sqs:SendMessage", getatt("EventsDeadLetterQueue")), ("sqs:SendMessage", getatt("DispatchFailureQueue")),
+       ("events:PutEvents", getatt("EventBus"))]
+)
+# Dispatch's event sources: the tickets stream (failed batches' metadata to
+# the failure queue) and the events retry queue.
+DISPATCH_EVENTS = {
+    "DynamoDB": ("Stream", getatt("TicketsTable", "StreamArn")),
+    "SQS": ("Queue", getatt("EventsRetryQueue")),
+}
 
 
 def camel(snake):
@@ -89,6 +124,51 @@ def unmatched(have, want):
     return extra, rest
 
 
+def is_wildcard(resource):
+    """A resource that names everything, or everything of a service/account (also inside Fn::Sub)."""
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        resource = resource["Fn::Sub"]
+        resource = resource[0] if isinstance(resource, list) else resource
+    return isinstance(resource, str) and (resource == "*" or resource.endswith(":*"))
+
+
+def check_dispatch(fn, statements, problems):
+    """Dispatch: exactly DISPATCH_GRANTS, never a table write, its two event sources."""
+    grants = []
+    for st in statements:
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        targets = st.get("Resource", [])
+        targets = [targets] if not isinstance(targets, list) else targets
+        for a in actions:
+            if a.lower().startswith("dynamodb:") and a not in STREAM_READ_ACTIONS:
+                problems.append("DispatchFunction: %s in %s (dispatch only reads the tickets stream, "
+                                "it never reads or writes a table)" % (a, st.get("Sid")))
+            for r in targets:
+                if r == "*":
+                    problems.append("DispatchFunction: %s on *" % a)
+                grants.append((a, r))
+    extra, missing = unmatched(grants, DISPATCH_GRANTS)
+    if extra or missing:
+        problems.append("DispatchFunction: grants not expected %r, expected but missing %r" % (extra, missing))
+    events = fn["Properties"].get("Events", {})
+    kinds = sorted(e.get("Type") for e in events.values())
+    if kinds != sorted(DISPATCH_EVENTS):
+        problems.append("DispatchFunction: events of types %s, expected %s" % (kinds, sorted(DISPATCH_EVENTS)))
+    for name, event in events.items():
+        props = event.get("Properties", {})
+        key, source = DISPATCH_EVENTS.get(event.get("Type"), (None, None))
+        if key and props.get(key) != source:
+            problems.append("DispatchFunction: event %s reads %r, expected %r" % (name, props.get(key), source))
+        if props.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+            problems.append("DispatchFunction: event %s without ReportBatchItemFailures" % name)
+        if event.get("Type") == "DynamoDB":
+            on_failure = props.get("DestinationConfig", {}).get("OnFailure", {})
+            if on_failure.get("Destination") != getatt("DispatchFailureQueue"):
+                problems.append("DispatchFunction: event %s sends failed batches to %r, expected DispatchFailureQueue"
+                                % (name, on_failure.get("Destination")))
+
+
 def check_secrets(resources, functions, problems):
     """Each secret is read by exactly its one function, which is told its ARN."""
     secrets = {k for k, v in resources.items() if v.get("Type") == "AWS::SecretsManager::Secret"}
@@ -116,7 +196,8 @@ def check_secrets(resources, functions, problems):
 
 
 def main():
-    template = cfn_yaml.load(str(ROOT / "template.yaml"))
+    path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "template.yaml")
+    template = cfn_yaml.load(path)
     resources = template["Resources"]
     problems = []
     functions = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function"}
@@ -140,13 +221,15 @@ def main():
             actions = [actions] if isinstance(actions, str) else actions
             targets = st.get("Resource", [])
             targets = [targets] if not isinstance(targets, list) else targets
+            if "NotAction" in st or "NotResource" in st:
+                problems.append("%s: NotAction/NotResource in %s" % (name, st.get("Sid")))
             if st.get("Effect") != "Allow":
                 continue
             for a in actions:
                 if "*" in a:
                     problems.append("%s: wildcard action %s" % (name, a))
             for r in targets:
-                if r == "*" or (isinstance(r, str) and r.endswith(":*")):
+                if is_wildcard(r):
                     problems.append("%s: wildcard resource in %s" % (name, st.get("Sid")))
             if name == "WorkerFunction" and targets != WORKER_TABLES:
                 problems.append("%s: statement %s targets %r, expected the two tables" % (name, st.get("Sid"), targets))
@@ -163,6 +246,8 @@ def main():
             kinds = {e["Type"] for e in events.values()}
             if kinds != {"SQS"} or len(events) != 1:
                 problems.append("WorkerFunction: events %r, expected one SQS source" % events)
+        if name == "DispatchFunction":
+            check_dispatch(fn, [st for st in statements if st.get("Effect") == "Allow"], problems)
     check_secrets(resources, functions, problems)
     if problems:
         print("IAM check failed:\n  " + "\n  ".join(problems))

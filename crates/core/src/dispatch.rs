@@ -70,6 +70,18 @@ impl EventSink for NoSink {
     }
 }
 
+/// Where the `dispatch` function puts an event it could not deliver (an
+/// SQS dead-letter queue in AWS), with the destinations that already have
+/// it and why the others failed, to be redriven later.
+pub trait DeadEvents: Send + Sync {
+    fn put(
+        &self,
+        event: &TicketEvent,
+        delivered: &[String],
+        reason: &str,
+    ) -> impl Future<Output = Result<(), crate::ports::QueueError>> + Send;
+}
+
 /// One event waiting in an outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {

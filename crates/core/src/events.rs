@@ -132,6 +132,21 @@ pub fn for_write(ticket: &Ticket, write: &TicketWrite) -> Option<TicketEvent> {
     })
 }
 
+/// The attribute of a stored ticket (DynamoDB) that holds, as JSON, the
+/// event of the write that last changed it: the ticket's creation, or the
+/// message an append added. The table's stream carries it to the
+/// dispatcher, so the event is committed with the write itself.
+pub const LAST_EVENT_ATTRIBUTE: &str = "last_event";
+
+/// The event a change of a stored ticket carries, given the
+/// [`LAST_EVENT_ATTRIBUTE`] before and after it: the new value when it is
+/// there and differs from the old one. A change that only moved
+/// `last_message_at`, or a redelivered write, carries none.
+pub fn carried<'a>(old: Option<&str>, new: Option<&'a str>) -> Option<&'a str> {
+    let new = new.filter(|n| !n.trim().is_empty())?;
+    (old != Some(new)).then_some(new)
+}
+
 /// A ticket event for tests elsewhere in the core.
 #[cfg(test)]
 pub(crate) mod tests_support {
@@ -207,6 +222,16 @@ mod tests {
             ticket_id: t.id.clone(),
         };
         assert_eq!(for_write(&t, &again), None);
+    }
+
+    #[test]
+    fn a_change_carries_its_new_event_once() {
+        assert_eq!(carried(None, Some("e1")), Some("e1"));
+        assert_eq!(carried(Some("e1"), Some("e2")), Some("e2"));
+        assert_eq!(carried(Some("e1"), Some("e1")), None);
+        assert_eq!(carried(Some("e1"), None), None);
+        assert_eq!(carried(None, Some(" ")), None);
+        assert_eq!(carried(None, None), None);
     }
 
     #[test]

@@ -98,12 +98,12 @@ impl<D: EventSink> Dispatcher<D, NoSink> {
 }
 
 impl<D: EventSink, B: EventSink> Dispatcher<D, B> {
-    /// A dispatcher that also publishes every event to `bus`.
-    pub fn with_bus(routing: Routing, destinations: D, bus: B) -> Self {
+    /// A dispatcher that also publishes every event to `bus`, when given.
+    pub fn with_bus(routing: Routing, destinations: D, bus: Option<B>) -> Self {
         Dispatcher {
             routing,
             destinations,
-            bus: Some(bus),
+            bus,
         }
     }
 

@@ -5,6 +5,10 @@
 //!   queue's route, plus the event bus when one is configured), one
 //!   attempt at each that does not have it yet, one [`DeliveryLine`] per
 //!   delivery for the runner to print or log.
+//! - [`batch`]: the `dispatch` Lambda's batches (the tickets table's
+//!   stream, the events retry queue): brief in-process retries, then the
+//!   events dead-letter queue; partial batch failures for what cannot be
+//!   read or parked.
 //! - [`drain`]: the outbox loop of `triage serve` and `triage dispatch`:
 //!   due events, one attempt each, settled by the core's rules (done,
 //!   retried with backoff, or dead with its reason).
@@ -14,6 +18,8 @@
 //! [`EventOutbox`](triage_core::dispatch::EventOutbox). Nothing here knows
 //! HTTP, SQLite or AWS.
 
+pub mod batch;
+pub mod config;
 pub mod drain;
 pub mod handler;
 

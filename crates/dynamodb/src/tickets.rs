@@ -16,7 +16,11 @@
 //! `category`, `queue`, `priority`, `status`, `received_at`, `created_at`,
 //! `last_message_at`, `message_count` (N), `message_ids` (L of S),
 //! `snippet`, `attachments`, `applied_rules`, `thread_keys`); a missing
-//! `thread_id` is stored as NULL. Thread keys are the message's RFC
+//! `thread_id` is stored as NULL. `last_event` holds, as JSON, the event of
+//! the write that last changed the ticket (`ticket.created` when it is
+//! created, `message.added` with each append): the table's stream carries
+//! it to the `dispatch` function, so an event is committed with its write
+//! and a crash right after the write loses nothing. Thread keys are the message's RFC
 //! `Message-ID`, `In-Reply-To` and `References` values. Pointers are written
 //! once and never change: the first ticket to claim a key keeps it.
 //!
@@ -109,6 +113,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
+use triage_core::events::{self, LAST_EVENT_ATTRIBUTE};
 use triage_core::listing::newest_first;
 use triage_core::ports::{StoreError, TicketFilter, TicketStore};
 use triage_core::ticket::{Ticket, TicketWrite};
@@ -197,6 +202,16 @@ impl Keys {
     fn pointers(&self) -> impl Iterator<Item = &String> {
         self.thread.iter().chain(self.msgids.iter())
     }
+}
+
+/// The event of a write, as the JSON the ticket item carries in
+/// [`LAST_EVENT_ATTRIBUTE`] for the table's stream.
+fn event_json(ticket: &Ticket, write: &TicketWrite) -> Result<String, StoreError> {
+    let event = events::for_write(ticket, write).ok_or_else(|| {
+        StoreError::Rejected(format!("ticket {}: a write without an event", ticket.id))
+    })?;
+    serde_json::to_string(&event)
+        .map_err(|_| StoreError::Rejected(format!("event {}: not serialisable", event.id)))
 }
 
 fn ticket_pk(id: &str) -> String {
@@ -420,15 +435,21 @@ impl DynamoTickets {
         let target_pk = ticket_pk(&target);
         let what = self.what("append to", &target);
 
+        let appended = TicketWrite::Appended {
+            ticket_id: target.clone(),
+        };
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&target_pk))
             .update_expression(
-                "SET message_ids = list_append(message_ids, :mids) ADD message_count :one",
+                "SET message_ids = list_append(message_ids, :mids), #event = :event \
+                 ADD message_count :one",
             )
             .condition_expression("attribute_exists(pk) AND NOT contains(message_ids, :mid)")
+            .expression_attribute_names("#event", LAST_EVENT_ATTRIBUTE)
+            .expression_attribute_values(":event", s(&event_json(ticket, &appended)?))
             .expression_attribute_values(":mids", AttributeValue::L(vec![s(&ticket.message_id)]))
             .expression_attribute_values(":mid", s(&ticket.message_id))
             .expression_attribute_values(":one", n(1))
@@ -436,9 +457,7 @@ impl DynamoTickets {
             .send()
             .await;
         let outcome = match result {
-            Ok(_) => TicketWrite::Appended {
-                ticket_id: target.clone(),
-            },
+            Ok(_) => appended,
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
                     let exists = match ccf.item() {
@@ -513,7 +532,14 @@ impl DynamoTickets {
         }
         let listed = u32::try_from(stored.message_ids.len()).unwrap_or(u32::MAX);
         stored.message_count = stored.message_count.max(listed);
-        let item = ticket_to_item(keys.ticket.clone(), &stored)?;
+        let mut item = ticket_to_item(keys.ticket.clone(), &stored)?;
+        let created = TicketWrite::Created {
+            ticket_id: ticket.id.clone(),
+        };
+        item.insert(
+            LAST_EVENT_ATTRIBUTE.to_string(),
+            s(&event_json(ticket, &created)?),
+        );
 
         let build = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
             p.build()

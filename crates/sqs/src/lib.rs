@@ -1,9 +1,12 @@
-//! SQS adapter: [`NotificationQueue`] over `SendMessageBatch`.
+//! SQS adapter: [`NotificationQueue`] over `SendMessageBatch`, and the
+//! events dead-letter queue ([`dead_events`]).
 //!
 //! Messages are grouped into batches of at most 10 entries and at most
 //! `max_batch_bytes`; entries SQS refuses for a reason on its side are tried
 //! once more. The whole call is bounded by a hard timeout (3 s by default)
 //! so ingest can answer 503 well inside a provider's 10-second window.
+
+pub mod dead_events;
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +62,11 @@ impl SqsQueue {
     /// The underlying client (admin tools, tests).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The bound on one call, retries included.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub fn queue_url(&self) -> &str {

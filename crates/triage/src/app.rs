@@ -58,11 +58,16 @@ pub async fn destinations(
     Ok(triage_destinations::from_routing(routing, &env_lookup, resolver).await?)
 }
 
-/// The rules: `--rules` wins over `RULES_FILE`; neither: the default.
+/// The rules: `--rules` wins over `RULES_FILE`, then `RULES_TOML`; none: the default.
 pub fn rules(path: Option<&Path>) -> Result<Rules, AppError> {
-    let from_env = processing()?.rules_file;
-    let path = path.map(|p| p.to_string_lossy().into_owned()).or(from_env);
-    Ok(triage_worker::compose::rules(path.as_deref())?)
+    let config = processing()?;
+    let path = path
+        .map(|p| p.to_string_lossy().into_owned())
+        .or(config.rules_file);
+    Ok(triage_worker::compose::rules(
+        path.as_deref(),
+        config.rules_toml.as_deref(),
+    )?)
 }
 
 /// Room for the envelope's own fields around the notification.

@@ -26,11 +26,16 @@ pub enum ComposeError {
     Client(String),
 }
 
-/// The rules from `path`, or the compiled-in default.
-pub fn rules(path: Option<&str>) -> Result<Rules, ComposeError> {
-    match path {
-        None => Ok(Rules::default_rules()),
-        Some(path) => {
+/// The rules from the file at `path`, else from `inline` TOML text
+/// (`RULES_TOML`), else the compiled-in default.
+pub fn rules(path: Option<&str>, inline: Option<&str>) -> Result<Rules, ComposeError> {
+    match (path, inline) {
+        (None, None) => Ok(Rules::default_rules()),
+        (None, Some(text)) => Rules::from_toml(text).map_err(|e| ComposeError::RulesInvalid {
+            path: "RULES_TOML".to_string(),
+            reason: e.to_string(),
+        }),
+        (Some(path), _) => {
             let text =
                 std::fs::read_to_string(path).map_err(|source| ComposeError::RulesUnreadable {
                     path: path.to_string(),
@@ -91,14 +96,26 @@ mod tests {
 
     #[test]
     fn rules_errors_name_the_file() {
-        let e = rules(Some("/nonexistent/rules.toml")).unwrap_err();
+        let e = rules(Some("/nonexistent/rules.toml"), None).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/rules.toml"), "{e}");
         let dir = std::env::temp_dir().join(format!("rules-{}.toml", std::process::id()));
         std::fs::write(&dir, "not = [valid").unwrap();
-        let e = rules(dir.to_str()).unwrap_err();
+        let e = rules(dir.to_str(), None).unwrap_err();
         assert!(matches!(e, ComposeError::RulesInvalid { .. }), "{e}");
         let _ = std::fs::remove_file(&dir);
-        assert!(rules(None).is_ok());
+        assert!(rules(None, None).is_ok());
+    }
+
+    #[test]
+    fn inline_rules_are_read_when_no_file_is_given() {
+        let inline = "[destinations.chat]\ntype = \"slack\"\nurl_var = \"CHAT_URL\"\n\n[routes]\ndefault = [\"chat\"]\n";
+        let r = rules(None, Some(inline)).unwrap();
+        assert_eq!(r.routing().destinations().len(), 1);
+        let e = rules(None, Some("not = [valid")).unwrap_err();
+        assert!(e.to_string().contains("RULES_TOML"), "{e}");
+        // A file wins over inline text.
+        let e = rules(Some("/nonexistent/rules.toml"), Some(inline)).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/rules.toml"), "{e}");
     }
 
     #[tokio::test]
@@ -107,6 +124,7 @@ mod tests {
             nylas_api_uri: "http://127.0.0.1:9".into(),
             nylas_api_key: Some(SecretSpec::Inline(" key ".into())),
             rules_file: None,
+            rules_toml: None,
             settings: WorkerSettings::default(),
         };
         let source = nylas_source(&config, &SecretResolver::new()).await.unwrap();

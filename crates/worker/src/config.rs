@@ -71,6 +71,9 @@ pub struct ProcessingConfig {
     pub nylas_api_key: Option<SecretSpec>,
     /// `RULES_FILE`: a TOML rules file; `None`: the compiled-in default.
     pub rules_file: Option<String>,
+    /// `RULES_TOML`: the rules file's text itself (the Lambdas, where no
+    /// file is deployed; the template's `RulesToml`). `RULES_FILE` wins.
+    pub rules_toml: Option<String>,
     pub settings: WorkerSettings,
 }
 
@@ -82,6 +85,7 @@ impl ProcessingConfig {
                 .unwrap_or_else(|| "https://api.us.nylas.com".to_string()),
             nylas_api_key: env.optional_secret("NYLAS_API_KEY", "NYLAS_API_KEY_ARN"),
             rules_file: env.get("RULES_FILE"),
+            rules_toml: env.get("RULES_TOML"),
             settings: settings_from(env)?,
         })
     }

@@ -67,7 +67,10 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
     let config = WorkerConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let processing = config.processing;
-    let rules = compose::rules(processing.rules_file.as_deref())?;
+    let rules = compose::rules(
+        processing.rules_file.as_deref(),
+        processing.rules_toml.as_deref(),
+    )?;
     let source = compose::nylas_source(&processing, &SecretResolver::with_sdk(&sdk)).await?;
     if source.is_none() {
         tracing::warn!(
