@@ -128,6 +128,9 @@ struct RulesFile {
     destinations: std::collections::BTreeMap<String, crate::routing::DestinationEntry>,
     #[serde(default)]
     routes: std::collections::BTreeMap<String, Vec<String>>,
+    /// Auto-acknowledgements: [`crate::acknowledgement::AckPolicy`].
+    #[serde(default)]
+    acknowledgements: Option<crate::acknowledgement::policy::AckSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +195,8 @@ pub struct Rules {
     known_queues: Vec<String>,
     /// Destinations of ticket events per queue.
     routing: crate::routing::Routing,
+    /// Auto-acknowledgements.
+    acknowledgements: crate::acknowledgement::AckPolicy,
 }
 
 impl Default for Rules {
@@ -217,6 +222,7 @@ impl Rules {
             mailboxes: Vec::new(),
             known_queues: Vec::new(),
             routing: crate::routing::Routing::default(),
+            acknowledgements: crate::acknowledgement::AckPolicy::default(),
         }
     }
 
@@ -229,6 +235,7 @@ impl Rules {
     fn compile(file: RulesFile) -> Result<Rules, RulesError> {
         let invalid = |msg: String| RulesError::Invalid(msg);
         let routing = crate::routing::Routing::compile(file.destinations, file.routes)?;
+        let acknowledgements = crate::acknowledgement::AckPolicy::compile(file.acknowledgements)?;
         let mut rules: Vec<Rule> = Vec::with_capacity(file.rules.len());
         let mut patterns: Vec<Pattern> = Vec::new();
         for (index, entry) in file.rules.into_iter().enumerate() {
@@ -349,12 +356,18 @@ impl Rules {
             mailboxes,
             known_queues,
             routing,
+            acknowledgements,
         })
     }
 
     /// Where ticket events go, per queue.
     pub fn routing(&self) -> &crate::routing::Routing {
         &self.routing
+    }
+
+    /// Whether and how new tickets are acknowledged.
+    pub fn acknowledgements(&self) -> &crate::acknowledgement::AckPolicy {
+        &self.acknowledgements
     }
 
     /// Number of keyword rules.

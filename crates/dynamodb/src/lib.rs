@@ -1,5 +1,6 @@
-//! DynamoDB adapter: idempotency records ([`DynamoIdempotency`]) and tickets
-//! with threading ([`DynamoTickets`]).
+//! DynamoDB adapter: idempotency records ([`DynamoIdempotency`]), tickets
+//! with threading ([`DynamoTickets`]) and acknowledgement records
+//! ([`acks::DynamoAckLedger`], in the idempotency table).
 //!
 //! Both tables have a single string hash key `pk`; the idempotency table's
 //! TTL attribute is `expires_at` (unix seconds). Tickets never expire. The
@@ -23,12 +24,14 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
 
+pub mod acks;
 mod attr;
 mod error;
 pub mod idempotency;
 mod keylock;
 pub mod tickets;
 
+pub use acks::DynamoAckLedger;
 pub use idempotency::DynamoIdempotency;
 pub use tickets::DynamoTickets;
 

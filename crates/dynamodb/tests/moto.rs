@@ -84,6 +84,14 @@ async fn idempotency_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn acknowledgement_ledger_contract() {
+    let e = env().await;
+    let ledger = triage_dynamodb::DynamoAckLedger::new(&e.sdk, e.idem.table());
+    triage_testkit::ack_contract::ack_ledger_contract(&ledger).await;
+    e.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn idempotency_concurrent_claims() {
     let e = env().await;
     contract::idempotency_concurrency_contract(std::slice::from_ref(&e.idem)).await;

@@ -16,7 +16,9 @@
 //! * The event outbox ([`outbox`]): events written in the ticket's
 //!   transaction, drained through [`EventOutbox`](triage_core::dispatch::EventOutbox).
 //!
-//! # Schema (version 3)
+//! * Acknowledgement records ([`acks`]): once per ticket, per-sender windows.
+//!
+//! # Schema (version 4)
 //!
 //! | table                | key                                   | holds                                   |
 //! |----------------------|---------------------------------------|-----------------------------------------|
@@ -25,6 +27,7 @@
 //! | `ticket_pointers`    | `(grant_id, kind, ptr_key)`           | `ticket_id`; `kind` = `thread`, `msgid` or `seen` |
 //! | `queue_messages`     | `id` (autoincrement)                  | `entry_id`, `body`, `attributes` (JSON pairs), `enqueued_at_ms`, `visible_at_ms`, `receive_count`, `last_error` |
 //! | `queue_dead_letters` | `id` (the queue id it had)            | the message plus `reason`, `dead_at_ms` |
+//! | `ack_ledger`         | `key`                                 | `window_start`, `slots`, `expires_at` (s) |
 //! | `outbox`             | `event_id`                            | `ticket_id`, `event` (JSON), `delivered` (JSON names), `attempts`, `status` (`pending`/`dead`), `next_attempt_ms`, `created_at_ms`, `last_error` |
 //!
 //! Indexes: `idempotency(expires_at)`, `tickets(created_at DESC, id)`,
@@ -43,6 +46,7 @@
 //! bad data -> `Rejected`) and `QueueError` (`SQLITE_BUSY` -> `Timeout`,
 //! anything else -> `Unavailable`).
 
+pub mod acks;
 pub mod db;
 pub mod error;
 pub mod idempotency;

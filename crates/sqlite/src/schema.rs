@@ -111,7 +111,18 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (status, next_attempt_ms, created_at_ms);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// Version 4: acknowledgement records (#12): once per ticket (`ack#...`)
+/// and per-sender windows (`ack-sender#...`: `window_start` s, `slots`).
+const V4: &str = r#"
+CREATE TABLE ack_ledger (
+    key          TEXT    NOT NULL PRIMARY KEY,
+    window_start INTEGER NOT NULL DEFAULT 0,
+    slots        INTEGER NOT NULL DEFAULT 0,
+    expires_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -374,3 +374,9 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         }
     }
 }
+
+#[tokio::test]
+async fn acknowledgement_ledger_contract() {
+    let store = SqliteDb::open_in_memory().unwrap().store();
+    triage_testkit::ack_contract::ack_ledger_contract(&store).await;
+}

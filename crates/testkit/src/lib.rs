@@ -3,6 +3,7 @@
 //! When it is not there they fail with a message that says how to run them;
 //! they never skip silently.
 
+pub mod ack_contract;
 pub mod contract;
 pub mod proxy;
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde_json::json;
+use triage_core::acknowledgement::AckOutcome;
 use triage_worker::handler::RecordIds;
 use triage_worker::{Failure, Outcome};
 
@@ -84,11 +85,13 @@ impl Printer {
                     Outcome::Created {
                         ticket_id,
                         classification: c,
+                        acknowledgement,
                     } => {
                         v["ticket_id"] = json!(ticket_id);
                         v["category"] = json!(c.category);
                         v["queue"] = json!(c.queue);
                         v["priority"] = json!(c.priority.as_str());
+                        v["acknowledgement"] = json!(acknowledgement.code());
                     }
                     Outcome::Appended { ticket_id } | Outcome::AlreadyRecorded { ticket_id } => {
                         v["ticket_id"] = json!(ticket_id);
@@ -123,11 +126,16 @@ impl Printer {
                     Outcome::Created {
                         ticket_id,
                         classification: c,
+                        acknowledgement,
                     } => format!(
-                        "ticket {ticket_id} created: {}/{} queue={}",
+                        "ticket {ticket_id} created: {}/{} queue={}{}",
                         c.category,
                         c.priority.as_str(),
-                        c.queue
+                        c.queue,
+                        match acknowledgement {
+                            AckOutcome::Disabled => String::new(),
+                            a => format!(" ack={}", a.code()),
+                        }
                     ),
                     Outcome::Appended { ticket_id } => format!("appended to ticket {ticket_id}"),
                     Outcome::AlreadyRecorded { ticket_id } => {

@@ -85,6 +85,7 @@ impl<I, T, S> Worker<RememberCompleted<I>, T, S> {
             source,
             rules,
             settings,
+            acks: triage_core::acknowledgement::NoAcknowledgements,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
 use futures_util::StreamExt;
+use triage_core::acknowledgement::{AckOutcome, Acknowledger, NoAcknowledgements, ReplyVia};
 use triage_core::classify::{Classification, Rules};
 use triage_core::envelope::{Envelope, EnvelopeError};
 use triage_core::filters::{FilterContext, SkipReason, skip_reason};
@@ -33,6 +34,8 @@ pub enum Outcome {
     Created {
         ticket_id: String,
         classification: Classification,
+        /// What became of the requester's acknowledgement.
+        acknowledgement: AckOutcome,
     },
     Appended {
         ticket_id: String,
@@ -136,7 +139,7 @@ pub struct RecordIds {
 }
 
 /// The worker: ports plus rules and settings, built once at init.
-pub struct Worker<I, T, S> {
+pub struct Worker<I, T, S, K = NoAcknowledgements> {
     pub idempotency: I,
     pub tickets: T,
     /// `None`: fetching is off (no API key); messages are classified from the
@@ -144,13 +147,30 @@ pub struct Worker<I, T, S> {
     pub source: Option<S>,
     pub rules: Rules,
     pub settings: WorkerSettings,
+    /// Acknowledges new tickets (off unless the rules file turns it on).
+    pub acks: K,
 }
 
-impl<I, T, S> Worker<I, T, S>
+impl<I, T, S, K> Worker<I, T, S, K> {
+    /// The same worker acknowledging new tickets with `acks`.
+    pub fn with_acknowledgements<K2: Acknowledger>(self, acks: K2) -> Worker<I, T, S, K2> {
+        Worker {
+            idempotency: self.idempotency,
+            tickets: self.tickets,
+            source: self.source,
+            rules: self.rules,
+            settings: self.settings,
+            acks,
+        }
+    }
+}
+
+impl<I, T, S, K> Worker<I, T, S, K>
 where
     I: IdempotencyStore,
     T: TicketStore,
     S: MessageSource,
+    K: Acknowledger,
 {
     /// Handle one queue message body. `now_ms` is now (unix ms); `deadline`
     /// bounds API retries (the Lambda's remaining time less a margin).
@@ -287,11 +307,27 @@ where
         let text = visible_text(message.body.as_deref().unwrap_or(""), format);
         let classification = self.rules.classify(&message, &text);
         let ticket = build_ticket(&message, &classification, &text, now_ms / 1000);
-        Ok(match self.tickets.write(&ticket).await? {
-            TicketWrite::Created { ticket_id } => Outcome::Created {
-                ticket_id,
-                classification,
-            },
+        let written = self.tickets.write(&ticket).await?;
+        Ok(match written {
+            TicketWrite::Created { ref ticket_id } => {
+                let via = ReplyVia {
+                    provider: &env.provider,
+                    grant_id: grant,
+                    message_id,
+                };
+                let acknowledgement = self
+                    .acks
+                    .acknowledge(&ticket, &message, &written, &via, now_ms / 1000)
+                    .await;
+                if let AckOutcome::Failed(reason) = &acknowledgement {
+                    tracing::warn!(ticket = %Escaped(ticket_id), reason = %Escaped(reason), "acknowledgement not sent");
+                }
+                Outcome::Created {
+                    ticket_id: ticket_id.clone(),
+                    classification,
+                    acknowledgement,
+                }
+            }
             TicketWrite::Appended { ticket_id } => Outcome::Appended { ticket_id },
             TicketWrite::AlreadyRecorded { ticket_id } => Outcome::AlreadyRecorded { ticket_id },
         })
@@ -374,6 +410,7 @@ fn log_result(
                 Outcome::Created {
                     ticket_id,
                     classification: c,
+                    ..
                 } => (
                     ticket_id.as_str(),
                     c.category.as_str(),

@@ -163,6 +163,7 @@ async fn throttling_at_every_step_still_gives_exactly_one_ticket_per_message() {
             lease: Duration::from_millis(1500),
             ..Default::default()
         },
+        acks: triage_core::acknowledgement::NoAcknowledgements,
     });
     let grant = unique_name("g");
     let mut pending: Vec<usize> = (0..40).collect();

@@ -23,6 +23,7 @@ fn outcomes_become_emf_documents() {
             priority: Priority::Medium,
             applied_rules: vec![],
         },
+        acknowledgement: triage_core::acknowledgement::AckOutcome::Disabled,
     };
     record_metrics(&Ok(created.clone()));
     record_metrics(&Ok(created));

@@ -42,6 +42,7 @@ async fn worker(nylas: Option<&MockServer>, settings: WorkerSettings) -> TestWor
         source,
         rules: Rules::default_rules(),
         settings,
+        acks: triage_core::acknowledgement::NoAcknowledgements,
     }
 }
 
@@ -614,6 +615,7 @@ async fn inbound_payloads_make_tickets_without_fetching_dedupe_and_thread() {
     let Outcome::Created {
         ticket_id,
         classification,
+        ..
     } = created
     else {
         panic!("{created:?}");

@@ -13,7 +13,16 @@
 //! responders) refuse to answer, so two pipelines acknowledging each other
 //! stop after the first.
 
+pub mod policy;
+pub mod service;
+
 use sha2::{Digest, Sha256};
+
+pub use policy::AckPolicy;
+pub use service::{
+    AckLedger, AckOutcome, AckSender, Acknowledgements, Acknowledger, InMemoryLedger,
+    NoAcknowledgements, ReplyVia, SendError,
+};
 
 use crate::filters::{is_automatic, is_unanswerable};
 use crate::message::{Message, Participant};
