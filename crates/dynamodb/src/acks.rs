@@ -64,7 +64,10 @@ impl AckLedger for DynamoAckLedger {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(map_sdk_error(&format!("record {key} in {}", self.table), &e)),
+                _ => Err(map_sdk_error(
+                    &format!("record {key} in {}", self.table),
+                    &e,
+                )),
             },
         }
     }

@@ -10,6 +10,8 @@
 //!   errors, with jittered exponential backoff, until `max_attempts` or the
 //!   caller's deadline. Other 4xx, malformed and oversized bodies are permanent.
 //! - [`CachedFolders`] caches folder roles per grant for the life of the process.
+//! - [`send`]: acknowledgements as replies through the receiving grant
+//!   (`AckSender`), with an `Idempotency-Key` so retries never send twice.
 //! - [`WebhookAdmin`] (operator tooling): create, list, rotate the secret of
 //!   and send test events to webhook destinations.
 //!
@@ -21,6 +23,7 @@ mod client;
 mod config;
 mod error;
 mod folders;
+pub mod send;
 
 pub use admin::{
     ADMIN_REQUEST_TIMEOUT, AdminError, CreatedWebhook, TestEventOutcome, WebhookAdmin, WebhookInfo,

@@ -9,8 +9,7 @@ use triage_core::ports::StoreError;
 use crate::SqliteStore;
 use crate::error::Ctx;
 
-const INSERT_ONCE: &str =
-    "INSERT OR IGNORE INTO ack_ledger (key, expires_at) VALUES (?1, ?2)";
+const INSERT_ONCE: &str = "INSERT OR IGNORE INTO ack_ledger (key, expires_at) VALUES (?1, ?2)";
 const SELECT_WINDOW: &str = "SELECT window_start, slots FROM ack_ledger WHERE key = ?1";
 const UPSERT_WINDOW: &str = "INSERT INTO ack_ledger (key, window_start, slots, expires_at) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO UPDATE SET window_start = ?2, slots = ?3, \

@@ -20,14 +20,44 @@ pub async fn sender_window<L: AckLedger>(ledger: &L) {
     let day = 86_400;
     let t0 = 1_764_547_200;
     assert!(ledger.take_sender_slot(&key, 2, t0, day).await.unwrap());
-    assert!(ledger.take_sender_slot(&key, 2, t0 + 10, day).await.unwrap());
-    assert!(!ledger.take_sender_slot(&key, 2, t0 + 20, day).await.unwrap());
-    assert!(!ledger.take_sender_slot(&key, 2, t0 + day - 1, day).await.unwrap());
+    assert!(
+        ledger
+            .take_sender_slot(&key, 2, t0 + 10, day)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .take_sender_slot(&key, 2, t0 + 20, day)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .take_sender_slot(&key, 2, t0 + day - 1, day)
+            .await
+            .unwrap()
+    );
     // The window started at t0 ends at t0 + day.
-    assert!(ledger.take_sender_slot(&key, 2, t0 + day, day).await.unwrap());
+    assert!(
+        ledger
+            .take_sender_slot(&key, 2, t0 + day, day)
+            .await
+            .unwrap()
+    );
     let other = format!("ack-sender#{}", unique_name("s"));
-    assert!(ledger.take_sender_slot(&other, 1, t0 + 30, day).await.unwrap());
-    assert!(!ledger.take_sender_slot(&other, 1, t0 + 31, day).await.unwrap());
+    assert!(
+        ledger
+            .take_sender_slot(&other, 1, t0 + 30, day)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .take_sender_slot(&other, 1, t0 + 31, day)
+            .await
+            .unwrap()
+    );
 }
 
 /// Every case.

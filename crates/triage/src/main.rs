@@ -296,7 +296,7 @@ async fn build(
     let queue_kind = queue;
     let needs_db = store == StoreKind::Sqlite || queue == QueueKind::Local;
     let db = runtime::open_db(db_path, needs_db)?;
-    let (idempotency, tickets) = runtime::stores(store, db.as_ref()).await?;
+    let (idempotency, tickets, ledger) = runtime::stores_and_ledger(store, db.as_ref()).await?;
     if queue == QueueKind::Memory {
         eprintln!(
             "triage: --queue memory: notifications are queued in this process only; a 200 is not durable (load tests and demos)"
@@ -333,13 +333,25 @@ async fn build(
     } else {
         None
     };
-    let worker = Arc::new(Worker::new(
-        idempotency,
-        tickets.clone(),
-        source,
-        rules,
-        processing.settings,
-    ));
+    let acks = triage_worker::compose::acknowledgements(&rules, &processing, &resolver, ledger)
+        .await
+        .map_err(app::AppError::from)?;
+    if acks.policy.enabled {
+        eprintln!(
+            "triage: acknowledgements are on: new tickets from Nylas grants get one reply (at most {} per sender per day)",
+            acks.policy.per_sender_per_day
+        );
+    }
+    let worker = Arc::new(
+        Worker::new(
+            idempotency,
+            tickets.clone(),
+            source,
+            rules,
+            processing.settings,
+        )
+        .with_acknowledgements(acks),
+    );
     let ingest = IngestState {
         policy: app::ingest_policy(queue_kind)?,
         endpoints: composed.endpoints,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
+use triage_core::acknowledgement::{AckLedger, Acknowledgements};
 use triage_core::envelope::QueuedMessage;
 use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, NotificationQueue, QueueError,
@@ -15,10 +16,11 @@ use triage_core::ports::{
 };
 use triage_core::remember::RememberCompleted;
 use triage_core::ticket::{Ticket, TicketWrite};
-use triage_dynamodb::{DynamoIdempotency, DynamoTickets};
+use triage_dynamodb::{DynamoAckLedger, DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient};
 use triage_sqlite::{SqliteDb, SqliteQueue, SqliteStore};
 use triage_sqs::SqsQueue;
+use triage_worker::compose::AckSenders;
 use triage_worker::{Failure, Worker};
 
 use crate::memqueue::MemoryQueue;
@@ -36,6 +38,34 @@ pub const RETRY_DELAY: Duration = Duration::from_secs(2);
 pub enum AnyIdempotency {
     Sqlite(SqliteStore),
     Dynamo(DynamoIdempotency),
+}
+
+/// Acknowledgement records chosen at run time (beside the idempotency
+/// records: the SQLite file, or the idempotency table).
+pub enum AnyLedger {
+    Sqlite(SqliteStore),
+    Dynamo(DynamoAckLedger),
+}
+
+impl AckLedger for AnyLedger {
+    async fn record_once(&self, key: &str, expires_at_s: i64) -> Result<bool, StoreError> {
+        match self {
+            AnyLedger::Sqlite(s) => s.record_once(key, expires_at_s).await,
+            AnyLedger::Dynamo(s) => s.record_once(key, expires_at_s).await,
+        }
+    }
+    async fn take_sender_slot(
+        &self,
+        key: &str,
+        limit: u32,
+        now_s: i64,
+        window_s: i64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            AnyLedger::Sqlite(s) => s.take_sender_slot(key, limit, now_s, window_s).await,
+            AnyLedger::Dynamo(s) => s.take_sender_slot(key, limit, now_s, window_s).await,
+        }
+    }
 }
 
 /// Ticket store chosen at run time.
@@ -139,8 +169,12 @@ impl AnyQueue {
     }
 }
 
-pub type LocalWorker =
-    Worker<RememberCompleted<AnyIdempotency>, AnyTickets, CachedFolders<NylasClient>>;
+pub type LocalWorker = Worker<
+    RememberCompleted<AnyIdempotency>,
+    AnyTickets,
+    CachedFolders<NylasClient>,
+    Acknowledgements<AnyLedger, AckSenders>,
+>;
 
 /// Store and queue selection (CLI flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -164,11 +198,25 @@ pub async fn stores(
     kind: StoreKind,
     db: Option<&SqliteDb>,
 ) -> Result<(AnyIdempotency, AnyTickets), String> {
+    stores_and_ledger(kind, db)
+        .await
+        .map(|(idempotency, tickets, _)| (idempotency, tickets))
+}
+
+/// Open the stores and the acknowledgement records.
+pub async fn stores_and_ledger(
+    kind: StoreKind,
+    db: Option<&SqliteDb>,
+) -> Result<(AnyIdempotency, AnyTickets, AnyLedger), String> {
     match kind {
         StoreKind::Sqlite => {
             let db = db.ok_or("the embedded database is not open")?;
             let s = SqliteStore::new(db.clone());
-            Ok((AnyIdempotency::Sqlite(s.clone()), AnyTickets::Sqlite(s)))
+            Ok((
+                AnyIdempotency::Sqlite(s.clone()),
+                AnyTickets::Sqlite(s.clone()),
+                AnyLedger::Sqlite(s),
+            ))
         }
         StoreKind::Dynamodb => {
             let idem = env_required("IDEMPOTENCY_TABLE")?;
@@ -176,8 +224,9 @@ pub async fn stores(
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let sdk = triage_dynamodb::with_short_timeouts(&sdk);
             Ok((
-                AnyIdempotency::Dynamo(DynamoIdempotency::new(&sdk, idem)),
+                AnyIdempotency::Dynamo(DynamoIdempotency::new(&sdk, idem.clone())),
                 AnyTickets::Dynamo(DynamoTickets::new(&sdk, tickets)),
+                AnyLedger::Dynamo(DynamoAckLedger::new(&sdk, idem)),
             ))
         }
     }

@@ -2,6 +2,9 @@
 //! `triage`: the rules, the Nylas API source (its key resolved the same way
 //! everywhere, `NYLAS_API_KEY_ARN` first), and [`Worker::new`].
 
+use triage_core::acknowledgement::{
+    AckLedger, AckSender, Acknowledgement, Acknowledgements, ReplyVia, SendError,
+};
 use triage_core::classify::Rules;
 use triage_core::remember::{self, RememberCompleted};
 use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
@@ -63,6 +66,55 @@ pub async fn nylas_source(
     NylasClient::new(nylas)
         .map(|c| Some(CachedFolders::new(c)))
         .map_err(|e| ComposeError::Client(e.to_string()))
+}
+
+/// Sends each acknowledgement through the provider that received the
+/// message: the Nylas send endpoint for Nylas grants. Other providers have
+/// no sender yet (Amazon SES for the signed-JSON family is issue #16): their
+/// acknowledgements fail, visibly, and nothing is sent.
+#[derive(Debug, Clone, Default)]
+pub struct AckSenders {
+    pub nylas: Option<NylasClient>,
+}
+
+impl AckSender for AckSenders {
+    async fn send(&self, via: &ReplyVia<'_>, ack: &Acknowledgement) -> Result<(), SendError> {
+        match (via.provider, &self.nylas) {
+            (triage_nylas::send::PROVIDER, Some(nylas)) => nylas.send(via, ack).await,
+            (triage_nylas::send::PROVIDER, None) => Err(SendError::Permanent(
+                "no Nylas API key (NYLAS_API_KEY): cannot send".into(),
+            )),
+            (other, _) => Err(SendError::Permanent(format!(
+                "no acknowledgement sender for `{other}` messages"
+            ))),
+        }
+    }
+}
+
+/// The acknowledgements of `rules` (off unless the rules file enables
+/// them), recorded in `ledger`, sent through `nylas` when configured.
+pub async fn acknowledgements<L: AckLedger>(
+    rules: &Rules,
+    config: &ProcessingConfig,
+    resolver: &SecretResolver,
+    ledger: L,
+) -> Result<Acknowledgements<L, AckSenders>, ComposeError> {
+    let policy = rules.acknowledgements().clone();
+    let nylas = match (&config.nylas_api_key, policy.enabled) {
+        (Some(spec), true) => {
+            let key = resolver.resolve(spec).await?;
+            let mut nylas = NylasConfig::new(key.trim());
+            nylas.base_url.clone_from(&config.nylas_api_uri);
+            Some(NylasClient::new(nylas).map_err(|e| ComposeError::Client(e.to_string()))?)
+        }
+        _ => None,
+    };
+    Ok(Acknowledgements {
+        policy,
+        support_addresses: config.settings.support_addresses.clone(),
+        ledger,
+        sender: AckSenders { nylas },
+    })
 }
 
 impl<I, T, S> Worker<RememberCompleted<I>, T, S> {

@@ -5,14 +5,20 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, run, service_fn};
+use triage_core::acknowledgement::Acknowledgements;
 use triage_core::remember::RememberCompleted;
-use triage_dynamodb::{DynamoIdempotency, DynamoTickets};
+use triage_dynamodb::{DynamoAckLedger, DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient};
 use triage_secrets::SecretResolver;
+use triage_worker::compose::AckSenders;
 use triage_worker::{Worker, WorkerConfig, compose};
 
-type LambdaWorker =
-    Worker<RememberCompleted<DynamoIdempotency>, DynamoTickets, CachedFolders<NylasClient>>;
+type LambdaWorker = Worker<
+    RememberCompleted<DynamoIdempotency>,
+    DynamoTickets,
+    CachedFolders<NylasClient>,
+    Acknowledgements<DynamoAckLedger, AckSenders>,
+>;
 
 /// CloudWatch namespace of the business metrics (template.yaml's dashboard).
 const METRICS_NAMESPACE: &str = "InboxTriage";
@@ -71,7 +77,8 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
         processing.rules_file.as_deref(),
         processing.rules_toml.as_deref(),
     )?;
-    let source = compose::nylas_source(&processing, &SecretResolver::with_sdk(&sdk)).await?;
+    let resolver = SecretResolver::with_sdk(&sdk);
+    let source = compose::nylas_source(&processing, &resolver).await?;
     if source.is_none() {
         tracing::warn!(
             "no Nylas API key: fetching is off, messages are classified from the notification alone"
@@ -83,13 +90,23 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
         "worker ready"
     );
     let ddb = triage_dynamodb::with_short_timeouts(&sdk);
+    // Acknowledgement records share the idempotency table (TTL expires_at).
+    let acks = compose::acknowledgements(
+        &rules,
+        &processing,
+        &resolver,
+        DynamoAckLedger::new(&ddb, config.idempotency_table.clone()),
+    )
+    .await?;
+    tracing::info!(acknowledgements = acks.policy.enabled, "acknowledgements");
     Ok(Worker::new(
         DynamoIdempotency::new(&ddb, config.idempotency_table),
         DynamoTickets::new(&ddb, config.tickets_table),
         source,
         rules,
         processing.settings,
-    ))
+    )
+    .with_acknowledgements(acks))
 }
 
 fn now_ms() -> i64 {
