@@ -13,14 +13,22 @@ fixtures/inbound/ (copied into events/inbound/), signed with the same test
 secret under Standard Webhooks v1 (webhook-id, webhook-timestamp,
 webhook-signature) or the timestamped HMAC scheme (X-Webhook-Timestamp,
 X-Webhook-Signature), at the fixed sample time INBOUND_TIMESTAMP.
+
+Events for the `dispatch` Lambda (a tickets-table stream record per write,
+an events retry queue message) carry the ticket events of the ticket the
+worker makes of inbound/new-ticket.json and of the reply that joins it
+(inbound/reply.json); what the worker decides for each is INBOUND_TRIAGE.
 """
 import base64
+import datetime
+import email.utils as email_utils
 import gzip
 import hashlib
 import hmac
 import json
 import pathlib
 import shutil
+import unicodedata
 
 HERE = pathlib.Path(__file__).resolve().parent
 SECRET = b"inbox-triage-test-secret"  # documented in events/README.md; never a real secret
@@ -193,12 +201,16 @@ def inbound_envelope(payload: dict, notification_id: str) -> dict:
     }
 
 
-def sqs_record(env: dict, n: int, received_at_ms: int = RECEIVED_AT_MS) -> dict:
+def sqs_record(env: dict, n: int, received_at_ms: int = RECEIVED_AT_MS, attributes=None,
+               queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:inbox-triage-notifications") -> dict:
+    """One SQS record; the attributes default to the queue envelope's (notifications queue)."""
     body = json.dumps(env, separators=(",", ":"), ensure_ascii=False)
-    attrs = {
-        k: {"stringValue": str(env[k]).lower() if isinstance(env[k], bool) else str(env[k]), "dataType": "String"}
-        for k in ("provider", "notification_id", "type", "grant_id", "message_id", "refetch")
-    }
+    if attributes is None:
+        attributes = {
+            k: str(env[k]).lower() if isinstance(env[k], bool) else str(env[k])
+            for k in ("provider", "notification_id", "type", "grant_id", "message_id", "refetch")
+        }
+    attrs = {k: {"stringValue": v, "dataType": "String"} for k, v in attributes.items()}
     return {
         "messageId": f"0b1d2c3e-0000-4000-8000-00000000000{n}",
         "receiptHandle": f"AQEB-sample-receipt-{n}",
@@ -212,7 +224,7 @@ def sqs_record(env: dict, n: int, received_at_ms: int = RECEIVED_AT_MS) -> dict:
         "messageAttributes": attrs,
         "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inbox-triage-notifications",
+        "eventSourceARN": queue_arn,
         "awsRegion": "us-east-1",
     }
 
@@ -255,6 +267,7 @@ def main() -> None:
     ]})
 
     inbound()
+    dispatch()
 
 
 def inbound() -> None:
@@ -285,6 +298,228 @@ def inbound() -> None:
     write("sqs-inbound.json", {"Records": [
         sqs_record(inbound_envelope(json.loads(ticket), "msg_2fQxSample0001"), 7, INBOUND_RECEIVED_AT_MS),
     ]})
+
+
+
+# The `dispatch` function's events: records of the tickets table's stream and
+# messages of the events retry queue, for the ticket the worker makes of
+# inbound/new-ticket.json and the reply that joins it (inbound/reply.json).
+TICKETS_STREAM_ARN = ("arn:aws:dynamodb:us-east-1:123456789012:table/inbox-triage-tickets"
+                      "/stream/2025-11-01T00:00:00.000")
+EVENTS_RETRY_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:inbox-triage-events-retry"
+WORKER_DELAY_S = 1  # the worker writes a ticket one second after its message is received
+REDRIVEN_AT_MS = (INBOUND_TIMESTAMP + 30 * 60) * 1000  # `triage dlq redrive` half an hour later
+MAX_EXCERPT_CHARS = 200  # triage_core::events::MAX_EXCERPT_CHARS
+
+# What the worker decides for each inbound fixture with the compiled-in rules
+# (`triage classify --json events/inbound/new-ticket.json events/inbound/reply.json`)
+# and the snippet it keeps of the visible text (quotes stripped; `triage tickets --json`
+# after `triage replay` of both). Update them with the fixtures.
+INBOUND_TRIAGE = {
+    "new-ticket.json": {
+        "category": "incidents", "queue": "incidents", "priority": "high",
+        "applied_rules": [
+            {"rule": "incidents", "decision": "keyword=down"},
+            {"rule": "incidents", "decision": "category=incidents"},
+            {"rule": "incidents", "decision": "queue=incidents"},
+            {"rule": "incidents", "decision": "priority=high"},
+        ],
+        "snippet": "Hello, Our checkout page is down and returns an error since this morning: every order "
+                   "ends on \"500 Internal Server Error\" after the payment step. Our customers cannot buy "
+                   "anything. A screenshot is attached. Please help urgently. Ann Lee Example Shop",
+    },
+    "reply.json": {
+        "category": "bugs", "queue": "bugs", "priority": "medium",
+        "applied_rules": [
+            {"rule": "bugs", "decision": "keyword=error"},
+            {"rule": "bugs", "decision": "category=bugs"},
+            {"rule": "bugs", "decision": "queue=bugs"},
+            {"rule": "bugs", "decision": "priority=medium"},
+        ],
+        "snippet": "Hi, Thanks for the quick answer. Checkout works again for most orders, but two customers "
+                   "still got the error an hour ago. Ann",
+    },
+}
+
+
+def ticket_id(grant_id: str, message_id: str) -> str:
+    """triage_core::ticket::ticket_id: t_ + 24 hex of SHA-256(grant_id NUL message_id)."""
+    return "t_" + hashlib.sha256(grant_id.encode() + b"\0" + message_id.encode()).hexdigest()[:24]
+
+
+def event_id(kind: str, ticket: str, message_id: str) -> str:
+    """triage_core::events::event_id: each part as its 8-byte big-endian length, then its bytes."""
+    h = hashlib.sha256()
+    for part in (kind, ticket, message_id):
+        b = part.encode()
+        h.update(len(b).to_bytes(8, "big"))
+        h.update(b)
+    return "evt_" + h.hexdigest()[:32]
+
+
+def sanitised(text: str, limit: int) -> str:
+    """triage_core::events::sanitised: controls to spaces, whitespace collapsed, cut near a word."""
+    joined = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
+    if len(joined) <= limit:
+        return joined
+    cut = joined[:limit].encode()
+    at = cut.rfind(b" ")  # byte offsets, as in Rust
+    if at >= 0 and at * 4 >= len(cut) * 3:
+        return cut[:at].decode() + "\u2026"
+    return cut.decode() + "\u2026"
+
+
+def participant(value) -> dict:
+    """A participant ({name, email}) from an inbound `from`/`to` entry (object or "Name <addr>")."""
+    if isinstance(value, str):
+        name, email = email_utils.parseaddr(value)
+        return {"name": name, "email": email}
+    return {"name": value.get("name", ""), "email": value["email"]}
+
+
+def unix(rfc3339: str) -> int:
+    return int(datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp())
+
+
+def inbound_ticket(name: str, payload: dict, now_s: int) -> dict:
+    """The ticket the worker builds for an inbound payload (triage_core::ticket::build_ticket),
+    fields in `Ticket` order (a ticket item's attributes)."""
+    decided = INBOUND_TRIAGE[name]
+    assert " ".join(payload["text"].split()).startswith(decided["snippet"]), f"{name}: stale snippet"
+    grant = mailbox_key(payload["envelope"]["to"][0])
+    mid = message_key(payload["message_id"])
+    received = unix(payload["received_at"])
+    refs = payload.get("references", [])
+    keys = []
+    for value in [payload["message_id"], payload.get("in_reply_to", "")] + (refs if isinstance(refs, list) else [refs]):
+        for token in value.replace(",", " ").split():
+            key = token.strip("<>").lower()
+            if "@" in key and key not in keys:
+                keys.append(key)
+    return {
+        "id": ticket_id(grant, mid),
+        "grant_id": grant,
+        "message_id": mid,
+        "thread_id": None,
+        "subject": payload["subject"],
+        "requester": participant(payload["from"]),
+        "to": [participant(p) for p in payload["to"]],
+        "cc": [participant(p) for p in payload.get("cc", [])],
+        "category": decided["category"],
+        "queue": decided["queue"],
+        "priority": decided["priority"],
+        "status": "new",
+        "received_at": received,
+        "created_at": now_s,
+        "last_message_at": received,
+        "message_count": 1,
+        "message_ids": [mid],
+        "snippet": decided["snippet"],
+        "attachments": [{"filename": a["filename"], "content_type": a["content_type"], "size": a["size"],
+                         "inline": False} for a in payload.get("attachments", [])],
+        "applied_rules": decided["applied_rules"],
+        "thread_keys": keys,
+    }
+
+
+def ticket_event(kind: str, ticket: dict, target: str) -> dict:
+    """triage_core::events::for_write: the event of writing `ticket` (the message's own ticket)
+    as a new ticket or onto ticket `target`, fields in `TicketEvent` order."""
+    email = ticket["requester"]["email"].strip().lower()
+    return {
+        "id": event_id(kind, target, ticket["message_id"]),
+        "type": kind,
+        "ticket_id": target,
+        "message_id": ticket["message_id"],
+        "queue": ticket["queue"],
+        "category": ticket["category"],
+        "priority": ticket["priority"],
+        "rules": [r["rule"] for r in ticket["applied_rules"]],
+        "subject": sanitised(ticket["subject"], 256),
+        "requester": {"name": sanitised(ticket["requester"]["name"], 256),
+                      "email": sanitised(ticket["requester"]["email"], 256)},
+        "requester_domain": email.rsplit("@", 1)[1].rstrip(">") if "@" in email else "",
+        "excerpt": sanitised(ticket["snippet"], MAX_EXCERPT_CHARS),
+        "occurred_at": ticket["received_at"],
+    }
+
+
+def event_json(event: dict) -> str:
+    """An event as serde_json writes it (the `last_event` attribute, a retry queue body)."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def ddb(value):
+    """JSON -> DynamoDB JSON, as the tickets store converts (objects M, arrays L, numbers N)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, list):
+        return {"L": [ddb(v) for v in value]}
+    return {"M": {k: ddb(v) for k, v in value.items()}}
+
+
+def ticket_item(ticket: dict, last_event: dict) -> dict:
+    """A ticket item (DynamoDB JSON): `pk`, every Ticket field, `last_event`."""
+    item = {"pk": {"S": "ticket#" + ticket["id"]}}
+    item.update({k: ddb(v) for k, v in ticket.items()})
+    item["last_event"] = {"S": event_json(last_event)}
+    return item
+
+
+def stream_record(name: str, seq: str, at_s: int, new: dict, old=None) -> dict:
+    """One record of the tickets table's stream (NEW_AND_OLD_IMAGES), as Lambda receives it."""
+    change = {"ApproximateCreationDateTime": at_s, "Keys": {"pk": new["pk"]}, "NewImage": new}
+    if old is not None:
+        change["OldImage"] = old
+    change["SequenceNumber"] = seq
+    change["SizeBytes"] = len(json.dumps(change, separators=(",", ":"), ensure_ascii=False).encode())
+    change["StreamViewType"] = "NEW_AND_OLD_IMAGES"
+    return {
+        "eventID": hashlib.md5(f"{TICKETS_STREAM_ARN}/{seq}".encode()).hexdigest(),
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": change,
+        "eventSourceARN": TICKETS_STREAM_ARN,
+    }
+
+
+def dispatch() -> None:
+    """dynamodb-stream-*.json and sqs-events-retry.json, for the `dispatch` function."""
+    first = json.loads((INBOUND / "new-ticket.json").read_bytes())
+    second = json.loads((INBOUND / "reply.json").read_bytes())
+    first_s = unix(first["received_at"]) + WORKER_DELAY_S
+    reply_s = unix(second["received_at"]) + WORKER_DELAY_S
+    ticket = inbound_ticket("new-ticket.json", first, first_s)
+    created = ticket_event("ticket.created", ticket, ticket["id"])
+    reply = inbound_ticket("reply.json", second, reply_s)
+    added = ticket_event("message.added", reply, ticket["id"])
+
+    # The create transaction's ticket item.
+    item = ticket_item(ticket, created)
+    write("dynamodb-stream-ticket-created.json",
+          {"Records": [stream_record("INSERT", "111", first_s, item)]})
+    # The append (UpdateItem: message_ids, message_count, last_event); the
+    # last_message_at bump that follows is another record, with no new event.
+    appended = dict(ticket, message_count=2, message_ids=ticket["message_ids"] + [reply["message_id"]])
+    write("dynamodb-stream-message-added.json",
+          {"Records": [stream_record("MODIFY", "222", reply_s, ticket_item(appended, added), old=item)]})
+    # The created event, delivered to oncall, not to helpdesk (503 three times),
+    # dead-lettered, then redriven to the events retry queue.
+    write("sqs-events-retry.json", {"Records": [sqs_record(created, 8, REDRIVEN_AT_MS, attributes={
+        "event_id": created["id"],
+        "ticket_id": created["ticket_id"],
+        "type": created["type"],
+        "delivered": json.dumps(["oncall"]),
+        "failure_reason": "helpdesk: transient: HTTP 503",
+    }, queue_arn=EVENTS_RETRY_QUEUE_ARN)]})
 
 
 if __name__ == "__main__":

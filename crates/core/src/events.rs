@@ -64,6 +64,17 @@ pub struct TicketEvent {
     pub occurred_at: i64,
 }
 
+/// The names of the rules that decided `ticket`, each once, in order.
+fn rule_names(ticket: &Ticket) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for r in &ticket.applied_rules {
+        if !names.contains(&r.rule) {
+            names.push(r.rule.clone());
+        }
+    }
+    names
+}
+
 /// The deterministic id of an event.
 pub fn event_id(kind: EventKind, ticket_id: &str, message_id: &str) -> String {
     let mut h = Sha256::new();
@@ -116,11 +127,7 @@ pub fn for_write(ticket: &Ticket, write: &TicketWrite) -> Option<TicketEvent> {
         queue: ticket.queue.clone(),
         category: ticket.category.clone(),
         priority: ticket.priority.clone(),
-        rules: ticket
-            .applied_rules
-            .iter()
-            .map(|r| r.rule.clone())
-            .collect(),
+        rules: rule_names(ticket),
         subject: sanitised(&ticket.subject, MAX_SUBJECT_CHARS),
         requester: Participant {
             name: sanitised(&ticket.requester.name, MAX_SUBJECT_CHARS),
@@ -209,6 +216,9 @@ mod tests {
         assert_eq!(e.requester_domain, "example.com");
         assert_eq!(e.occurred_at, 1_764_547_200);
         assert!(!e.rules.is_empty());
+        let mut unique = e.rules.clone();
+        unique.dedup();
+        assert_eq!(unique, e.rules, "each rule named once");
         let appended = TicketWrite::Appended {
             ticket_id: "t_other".into(),
         };

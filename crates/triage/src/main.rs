@@ -333,12 +333,13 @@ async fn build(
     } else {
         None
     };
-    let acks = triage_worker::compose::acknowledgements(&rules, &processing, &resolver, ledger)
-        .await
-        .map_err(app::AppError::from)?;
+    let acks =
+        triage_worker::compose::acknowledgements(&rules, &processing, &resolver, ledger, None)
+            .await
+            .map_err(app::AppError::from)?;
     if acks.policy.enabled {
         eprintln!(
-            "triage: acknowledgements are on: new tickets from Nylas grants get one reply (at most {} per sender per day)",
+            "triage: acknowledgements are on: new tickets get one reply (at most {} per sender per day; Nylas grants through the API, other providers through SES from ACK_FROM_ADDRESS)",
             acks.policy.per_sender_per_day
         );
     }

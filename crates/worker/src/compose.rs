@@ -9,6 +9,7 @@ use triage_core::classify::Rules;
 use triage_core::remember::{self, RememberCompleted};
 use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
 use triage_secrets::{SecretError, SecretResolver};
+use triage_ses::SesSender;
 
 use crate::config::{ProcessingConfig, WorkerSettings};
 use crate::handler::Worker;
@@ -69,35 +70,40 @@ pub async fn nylas_source(
 }
 
 /// Sends each acknowledgement through the provider that received the
-/// message: the Nylas send endpoint for Nylas grants. Other providers have
-/// no sender yet (Amazon SES for the signed-JSON family is issue #16): their
-/// acknowledgements fail, visibly, and nothing is sent.
+/// message: the Nylas send endpoint for Nylas grants, Amazon SES (from
+/// `ACK_FROM_ADDRESS`) for providers without a send API. A missing sender
+/// fails the acknowledgement visibly; nothing is sent.
 #[derive(Debug, Clone, Default)]
 pub struct AckSenders {
     pub nylas: Option<NylasClient>,
+    pub ses: Option<SesSender>,
 }
 
 impl AckSender for AckSenders {
     async fn send(&self, via: &ReplyVia<'_>, ack: &Acknowledgement) -> Result<(), SendError> {
-        match (via.provider, &self.nylas) {
-            (triage_nylas::send::PROVIDER, Some(nylas)) => nylas.send(via, ack).await,
-            (triage_nylas::send::PROVIDER, None) => Err(SendError::Permanent(
+        match (via.provider, &self.nylas, &self.ses) {
+            (triage_nylas::send::PROVIDER, Some(nylas), _) => nylas.send(via, ack).await,
+            (triage_nylas::send::PROVIDER, None, _) => Err(SendError::Permanent(
                 "no Nylas API key (NYLAS_API_KEY): cannot send".into(),
             )),
-            (other, _) => Err(SendError::Permanent(format!(
-                "no acknowledgement sender for `{other}` messages"
+            (_, _, Some(ses)) => ses.send(via, ack).await,
+            (other, _, None) => Err(SendError::Permanent(format!(
+                "no sender for `{other}` messages: set ACK_FROM_ADDRESS (an SES-verified address)"
             ))),
         }
     }
 }
 
 /// The acknowledgements of `rules` (off unless the rules file enables
-/// them), recorded in `ledger`, sent through `nylas` when configured.
+/// them), recorded in `ledger`, sent through the Nylas API when a key is
+/// configured and through SES when `ACK_FROM_ADDRESS` is (with `sdk`, or
+/// the default AWS configuration).
 pub async fn acknowledgements<L: AckLedger>(
     rules: &Rules,
     config: &ProcessingConfig,
     resolver: &SecretResolver,
     ledger: L,
+    sdk: Option<&aws_config::SdkConfig>,
 ) -> Result<Acknowledgements<L, AckSenders>, ComposeError> {
     let policy = rules.acknowledgements().clone();
     let nylas = match (&config.nylas_api_key, policy.enabled) {
@@ -109,11 +115,29 @@ pub async fn acknowledgements<L: AckLedger>(
         }
         _ => None,
     };
+    let ses = match (&config.ack_from_address, policy.enabled) {
+        (Some(from), true) => {
+            let loaded;
+            let sdk = match sdk {
+                Some(s) => s,
+                None => {
+                    loaded = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    &loaded
+                }
+            };
+            Some(SesSender::new(
+                sdk,
+                from.clone(),
+                config.ack_configuration_set.clone(),
+            ))
+        }
+        _ => None,
+    };
     Ok(Acknowledgements {
         policy,
         support_addresses: config.settings.support_addresses.clone(),
         ledger,
-        sender: AckSenders { nylas },
+        sender: AckSenders { nylas, ses },
     })
 }
 
@@ -178,6 +202,8 @@ mod tests {
             nylas_api_key: Some(SecretSpec::Inline(" key ".into())),
             rules_file: None,
             rules_toml: None,
+            ack_from_address: None,
+            ack_configuration_set: None,
             settings: WorkerSettings::default(),
         };
         let source = nylas_source(&config, &SecretResolver::new()).await.unwrap();

@@ -74,6 +74,11 @@ pub struct ProcessingConfig {
     /// `RULES_TOML`: the rules file's text itself (the Lambdas, where no
     /// file is deployed; the template's `RulesToml`). `RULES_FILE` wins.
     pub rules_toml: Option<String>,
+    /// `ACK_FROM_ADDRESS`: the SES-verified address acknowledgements of
+    /// providers without a send API (the signed inbound family) come from.
+    pub ack_from_address: Option<String>,
+    /// `ACK_SES_CONFIGURATION_SET`: an SES configuration set for them.
+    pub ack_configuration_set: Option<String>,
     pub settings: WorkerSettings,
 }
 
@@ -86,6 +91,8 @@ impl ProcessingConfig {
             nylas_api_key: env.optional_secret("NYLAS_API_KEY", "NYLAS_API_KEY_ARN"),
             rules_file: env.get("RULES_FILE"),
             rules_toml: env.get("RULES_TOML"),
+            ack_from_address: env.get("ACK_FROM_ADDRESS"),
+            ack_configuration_set: env.get("ACK_SES_CONFIGURATION_SET"),
             settings: settings_from(env)?,
         })
     }

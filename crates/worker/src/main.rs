@@ -96,6 +96,7 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
         &processing,
         &resolver,
         DynamoAckLedger::new(&ddb, config.idempotency_table.clone()),
+        Some(&sdk),
     )
     .await?;
     tracing::info!(acknowledgements = acks.policy.enabled, "acknowledgements");

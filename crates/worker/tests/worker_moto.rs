@@ -694,3 +694,96 @@ async fn an_envelope_of_an_unknown_provider_is_permanent() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_inbound_ticket_is_acknowledged_once_through_ses() {
+    use triage_core::acknowledgement::AckOutcome;
+    let sdk = moto_config().await;
+    let from = format!("{}@acme.example", unique_name("support"));
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity(&from)
+        .send()
+        .await
+        .unwrap();
+    let rules = Rules::from_toml(
+        "[acknowledgements]\nenabled = true\n[acknowledgements.response_times]\nhigh = \"2 hours\"\n",
+    )
+    .unwrap();
+    let settings = WorkerSettings {
+        support_addresses: vec!["support@acme.example".into()],
+        ..Default::default()
+    };
+    // Classified by the default rules (an incident: high priority); the
+    // acknowledgement policy comes from its own rules file.
+    let w = worker(None, settings).await;
+    let config = triage_worker::config::ProcessingConfig {
+        nylas_api_uri: String::new(),
+        nylas_api_key: None,
+        rules_file: None,
+        rules_toml: None,
+        ack_from_address: Some(from.clone()),
+        ack_configuration_set: None,
+        settings: w.settings.clone(),
+    };
+    let ledger = triage_dynamodb::DynamoAckLedger::new(&sdk, w.idempotency.table());
+    let acks = triage_worker::compose::acknowledgements(
+        &rules,
+        &config,
+        &triage_secrets::SecretResolver::new(),
+        ledger,
+        Some(&sdk),
+    )
+    .await
+    .unwrap();
+    let w = w.with_acknowledgements(acks);
+
+    let created = w
+        .process(
+            &inbound_envelope("new-ticket.json", "msg_ack"),
+            now_ms(),
+            deadline(),
+        )
+        .await
+        .1
+        .unwrap();
+    let Outcome::Created {
+        ticket_id,
+        acknowledgement,
+        ..
+    } = created
+    else {
+        panic!("{created:?}");
+    };
+    assert_eq!(acknowledgement, AckOutcome::Sent);
+    // The reply joins the ticket: no acknowledgement for it.
+    let reply = w
+        .process(
+            &inbound_envelope("reply.json", "msg_ack2"),
+            now_ms(),
+            deadline(),
+        )
+        .await
+        .1
+        .unwrap();
+    assert!(matches!(reply, Outcome::Appended { .. }), "{reply:?}");
+
+    let state: serde_json::Value = reqwest::get(format!(
+        "{}/moto-api/data.json",
+        triage_testkit::moto_endpoint()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let sent: Vec<&serde_json::Value> = state["ses"]["Message"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"] == from.as_str())
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0]["subject"].as_str().unwrap().contains(&ticket_id));
+    assert!(sent[0]["body"].as_str().unwrap().contains("2 hours"));
+}

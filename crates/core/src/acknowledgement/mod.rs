@@ -28,6 +28,13 @@ use crate::filters::{is_automatic, is_unanswerable};
 use crate::message::{Message, Participant};
 use crate::ticket::{Ticket, TicketWrite};
 
+/// Longest subject of an acknowledgement's original part, in characters.
+const MAX_SUBJECT_CHARS: usize = 200;
+/// A `Message-ID` longer than this is not threaded on.
+const MAX_MESSAGE_ID_CHARS: usize = 512;
+/// Longest `References` kept (a header line stays under 998 octets).
+const MAX_REFERENCES_CHARS: usize = 900;
+
 /// Why a ticket write gets no acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoAck {
@@ -133,12 +140,15 @@ pub fn compose(
     to: Participant,
     response_time: &str,
 ) -> Acknowledgement {
-    let subject = if ticket.subject.trim().is_empty() {
+    // Text from the mail goes into headers: no control character (a CR or
+    // LF would start a header of the sender's choosing), bounded length.
+    let original = crate::events::sanitised(&ticket.subject, MAX_SUBJECT_CHARS);
+    let subject = if original.is_empty() {
         format!("[{}] We received your message", ticket.id)
-    } else if ticket.subject.to_ascii_lowercase().starts_with("re:") {
-        format!("{} [{}]", ticket.subject, ticket.id)
+    } else if original.to_ascii_lowercase().starts_with("re:") {
+        format!("{original} [{}]", ticket.id)
     } else {
-        format!("Re: {} [{}]", ticket.subject, ticket.id)
+        format!("Re: {original} [{}]", ticket.id)
     };
     let text = format!(
         "Thank you for writing to us. Your request is ticket {} in our {} queue; \
@@ -150,20 +160,21 @@ pub fn compose(
         ("Auto-Submitted", "auto-replied".to_string()),
         ("X-Auto-Response-Suppress", "All".to_string()),
     ];
+    let clean = |v: &str| crate::events::sanitised(v, MAX_REFERENCES_CHARS);
     if let Some(id) = msg
         .header("Message-ID")
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+        .map(clean)
+        .filter(|v| !v.is_empty() && v.len() <= MAX_MESSAGE_ID_CHARS)
     {
         let references = match msg
             .header("References")
-            .map(str::trim)
+            .map(clean)
             .filter(|v| !v.is_empty())
         {
-            Some(r) => format!("{r} {id}"),
-            None => id.to_string(),
+            Some(r) => clean(&format!("{r} {id}")),
+            None => id.clone(),
         };
-        headers.push(("In-Reply-To", id.to_string()));
+        headers.push(("In-Reply-To", id));
         headers.push(("References", references));
     }
     Acknowledgement {
@@ -253,6 +264,26 @@ mod tests {
         assert!(is_unanswerable("Postmaster@example.org"));
         assert!(is_unanswerable("not-an-address"));
         assert!(!is_unanswerable("noreplyneeded@example.org"));
+    }
+
+    #[test]
+    fn text_from_the_mail_cannot_add_headers() {
+        let m = mail(
+            "ann@example.com",
+            &[
+                ("Message-ID", "<a1@example.com>\r\nBcc: victim@example.org"),
+                ("References", "<r0@example.com>\nX-Evil: 1"),
+            ],
+        );
+        let class = Rules::default_rules().classify(&m, "x");
+        let mut ticket = build_ticket(&m, &class, "x", 10);
+        ticket.subject = "Help\r\nBcc: victim@example.org".into();
+        let to = recipient(&m, &created(), &ours()).unwrap();
+        let ack = compose(&ticket, &m, to, "4 hours");
+        assert!(!ack.subject.contains(['\r', '\n']), "{}", ack.subject);
+        for (name, value) in &ack.headers {
+            assert!(!value.contains(['\r', '\n']), "{name}: {value:?}");
+        }
     }
 
     #[test]
