@@ -286,3 +286,62 @@ async fn dead_events_are_inspected_without_content_and_redriven() {
         (Some(0), Some(1))
     );
 }
+
+/// The README's local receiver example, as written: `events/receiver.py`
+/// verifies the signed deliveries of `triage serve` and prints each event.
+#[tokio::test]
+async fn the_readme_receiver_example_receives_verified_events() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let port = free_port();
+    let mut receiver = Command::new("python3")
+        .arg(triage_testkit::repo_root().join("events/receiver.py"))
+        .arg(port.to_string())
+        .env("HELPDESK_SECRET", "local-signing-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs events/receiver.py");
+    let stdout = receiver.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(30)).expect("receiver starts");
+    assert!(first.contains("receiving ticket events"), "{first}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("routes.toml");
+    std::fs::write(
+        &rules,
+        "[destinations.helpdesk]\ntype = \"webhook\"\nurl_var = \"HELPDESK_URL\"\nsigning_secret_var = \"HELPDESK_SECRET\"\n\n[routes]\ndefault = [\"helpdesk\"]\n",
+    )
+    .unwrap();
+    let url = format!("http://127.0.0.1:{port}/events");
+    let server = start_printing(
+        &dir.path().join("t.db"),
+        free_port(),
+        &[
+            ("INBOUND_WEBHOOK_SECRETS", INBOUND_KEY),
+            ("HELPDESK_URL", url.as_str()),
+            ("HELPDESK_SECRET", "local-signing-secret"),
+        ],
+        &["--rules", rules.to_str().unwrap()],
+        &dir.path().join("out.jsonl"),
+    );
+    let body = std::fs::read(triage_testkit::repo_root().join("fixtures/inbound/new-ticket.json"))
+        .unwrap();
+    assert_eq!(post_inbound(&server.base, &body, "msg_readme").await, 200);
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the receiver printed the event");
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(line.starts_with("evt_"), "{line}");
+    assert!(line.contains("ticket.created ticket t_"), "{line}");
+}
