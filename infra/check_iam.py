@@ -5,7 +5,14 @@ For each Lambda function: the exact set of permissions it is given (SAM
 policy templates with their target resource, inline statements), no wildcard
 action or resource, and for the worker, that the DynamoDB actions allowed are
 exactly those the DynamoDB adapter calls (so a new call without a policy
-change, or a policy left wider than the code, fails here). For dispatch,
+change, or a policy left wider than the code, fails here; a transaction needs
+the actions of its items, TransactWriteItems is no IAM action). The worker's
+only other grant is ses:SendEmail for acknowledgements, present only under
+the condition HasAckFromAddress (AckFromAddress set) and exactly on the
+identities of that address and of its domain, plus the configuration set
+under HasAckConfigurationSet (WORKER_SES_GRANTS); SES is granted to no other
+function and never on a wildcard. Statements wrapped in Fn::If are checked
+under every combination of their conditions. For dispatch,
 exactly the (action, resource) pairs of DISPATCH_GRANTS: it reads the tickets
 stream and the events retry queue, sends to the events DLQ and the stream's
 failure queue, publishes to the bus, and never writes a table. Every secret
@@ -68,6 +75,34 @@ EXPECTED_TEMPLATES = {
     ],
 }
 WORKER_TABLES = [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}, {"Fn::GetAtt": ["TicketsTable", "Arn"]}]
+
+# Acknowledgements of the signed inbound family: SESv2 SendEmail from
+# ACK_FROM_ADDRESS. SES authorizes the sending identity (the address, or its
+# domain when only that is verified) and the configuration set, if named.
+SES_ARN = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:"
+SES_ADDRESS_IDENTITY = {"Fn::Sub": SES_ARN + "identity/${AckFromAddress}"}
+SES_DOMAIN_IDENTITY = {"Fn::Sub": [SES_ARN + "identity/${AckFromDomain}",
+                                   {"AckFromDomain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "AckFromAddress"}]}]}}]}
+SES_CONFIGURATION_SET = {"Fn::Sub": SES_ARN + "configuration-set/${AckSesConfigurationSet}"}
+# Conditions the SES grants depend on, with their expected definitions.
+ACK_CONDITIONS = {
+    "HasAckFromAddress": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AckFromAddress"}, ""]}]},
+    "HasAckConfigurationSet": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AckSesConfigurationSet"}, ""]}]},
+}
+# The worker's environment must name the same address and configuration set.
+WORKER_ACK_ENV = {"ACK_FROM_ADDRESS": {"Ref": "AckFromAddress"},
+                  "ACK_SES_CONFIGURATION_SET": {"Ref": "AckSesConfigurationSet"}}
+
+
+def worker_ses_grants(conditions):
+    """The worker's (action, resource) SES grants under these condition values."""
+    if not conditions.get("HasAckFromAddress"):
+        return []
+    grants = [("ses:SendEmail", SES_ADDRESS_IDENTITY), ("ses:SendEmail", SES_DOMAIN_IDENTITY)]
+    if conditions.get("HasAckConfigurationSet"):
+        grants.append(("ses:SendEmail", SES_CONFIGURATION_SET))
+    return grants
+
 # SDK calls that only the `triage` CLI makes (listing tickets), never the worker.
 CLI_ONLY_CALLS = {"scan"}
 
@@ -99,6 +134,12 @@ def camel(snake):
     return "".join(p.capitalize() for p in snake.split("_"))
 
 
+# Items of a transaction, authorized as these actions (there is no IAM action
+# TransactWriteItems / TransactGetItems).
+TRANSACTION_ITEMS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item",
+                     "ConditionCheck": "condition_check_item", "Get": "get_item"}
+
+
 def dynamodb_calls():
     """DynamoDB operations the adapter crate calls, as IAM action names."""
     calls = set()
@@ -107,9 +148,63 @@ def dynamodb_calls():
         calls.update(re.findall(r"\.(get_item|put_item|update_item|delete_item|batch_get_item|"
                                 r"batch_write_item|transact_write_items|transact_get_items|query|scan)\(\)",
                                 text))
-        if "ConditionCheck::builder" in text:
-            calls.add("condition_check_item")
+        for item, call in TRANSACTION_ITEMS.items():
+            if re.search(r"(?<![A-Za-z0-9_])%s::builder" % item, text):
+                calls.add(call)
+    calls -= {"transact_write_items", "transact_get_items"}
     return {"dynamodb:" + camel(c) for c in calls - CLI_ONLY_CALLS}
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def if_conditions(node):
+    """Names of the conditions of every Fn::If in node."""
+    found = set()
+    if isinstance(node, dict):
+        if "Fn::If" in node and isinstance(node["Fn::If"], list) and node["Fn::If"]:
+            found.add(node["Fn::If"][0])
+        for v in node.values():
+            found |= if_conditions(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= if_conditions(v)
+    return found
+
+
+def resolve(node, conditions):
+    """node with every Fn::If decided by conditions and AWS::NoValue left out (None if node is one)."""
+    if isinstance(node, dict):
+        if list(node) == ["Fn::If"]:
+            condition, yes, no = node["Fn::If"]
+            return resolve(yes if conditions[condition] else no, conditions)
+        if node == NO_VALUE:
+            return None
+        out = {}
+        for k, v in node.items():
+            r = resolve(v, conditions)
+            if r is not None:
+                out[k] = r
+        return out
+    if isinstance(node, list):
+        return [r for r in (resolve(v, conditions) for v in node) if r is not None]
+    return node
+
+
+def assignments(names):
+    """Every combination of true/false for the conditions names."""
+    combos = [{}]
+    for name in sorted(names):
+        combos = [dict(c, **{name: value}) for c in combos for value in (False, True)]
+    return combos
+
+
+def sub_text(resource):
+    """The string of a resource, or of its Fn::Sub; None for other intrinsics."""
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        resource = resource["Fn::Sub"]
+        resource = resource[0] if isinstance(resource, list) else resource
+    return resource if isinstance(resource, str) else None
 
 
 def unmatched(have, want):
@@ -126,10 +221,8 @@ def unmatched(have, want):
 
 def is_wildcard(resource):
     """A resource that names everything, or everything of a service/account (also inside Fn::Sub)."""
-    if isinstance(resource, dict) and "Fn::Sub" in resource:
-        resource = resource["Fn::Sub"]
-        resource = resource[0] if isinstance(resource, list) else resource
-    return isinstance(resource, str) and (resource == "*" or resource.endswith(":*"))
+    resource = sub_text(resource)
+    return resource is not None and (resource == "*" or resource.endswith(":*"))
 
 
 def check_dispatch(fn, statements, problems):
@@ -195,6 +288,54 @@ def check_secrets(resources, functions, problems):
                     problems.append("%s: is given the ARN of %s (%s), which only %s reads" % (name, resource, sorted(told), reader))
 
 
+def check_statements(name, fn, statements, conditions, problems):
+    """One function's inline statements, Fn::If already decided by conditions."""
+    when = " (when %s)" % ", ".join("%s=%s" % kv for kv in sorted(conditions.items())) if conditions else ""
+    allowed = set()
+    other_grants = []
+    for st in statements:
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        targets = st.get("Resource", [])
+        targets = [targets] if not isinstance(targets, list) else targets
+        if "NotAction" in st or "NotResource" in st:
+            problems.append("%s: NotAction/NotResource in %s" % (name, st.get("Sid")))
+        if st.get("Effect") != "Allow":
+            continue
+        for a in actions:
+            if "*" in a:
+                problems.append("%s: wildcard action %s" % (name, a))
+            if a.lower().startswith("ses:"):
+                if name != "WorkerFunction":
+                    problems.append("%s: %s in %s (only the worker sends acknowledgements)" % (name, a, st.get("Sid")))
+                for r in targets:
+                    text = sub_text(r)
+                    if text is None or "*" in text:
+                        problems.append("%s: %s on %r in %s (only named SES identities)" % (name, a, r, st.get("Sid")))
+        for r in targets:
+            if is_wildcard(r):
+                problems.append("%s: wildcard resource in %s" % (name, st.get("Sid")))
+        if name == "WorkerFunction":
+            if actions and all(a.lower().startswith("dynamodb:") for a in actions):
+                if targets != WORKER_TABLES:
+                    problems.append("%s: statement %s targets %r, expected the two tables" % (name, st.get("Sid"), targets))
+                allowed.update(actions)
+            else:
+                other_grants.extend((a, r) for a in actions for r in targets)
+    if name == "WorkerFunction":
+        used = dynamodb_calls()
+        if allowed - used:
+            problems.append("WorkerFunction: allowed but never called: %s" % sorted(allowed - used))
+        if used - allowed:
+            problems.append("WorkerFunction: called but not allowed: %s" % sorted(used - allowed))
+        extra, missing = unmatched(other_grants, worker_ses_grants(conditions))
+        if extra or missing:
+            problems.append("WorkerFunction%s: grants besides the tables not expected %r, expected but missing %r"
+                            % (when, extra, missing))
+    if name == "DispatchFunction":
+        check_dispatch(fn, [st for st in statements if st.get("Effect") == "Allow"], problems)
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "template.yaml")
     template = cfn_yaml.load(path)
@@ -215,45 +356,33 @@ def main():
         extra, missing = unmatched(templates, EXPECTED_TEMPLATES.get(name, []))
         if extra or missing:
             problems.append("%s: policy templates not expected %r, expected but missing %r" % (name, extra, missing))
-        allowed = set()
-        for st in statements:
-            actions = st.get("Action", [])
-            actions = [actions] if isinstance(actions, str) else actions
-            targets = st.get("Resource", [])
-            targets = [targets] if not isinstance(targets, list) else targets
-            if "NotAction" in st or "NotResource" in st:
-                problems.append("%s: NotAction/NotResource in %s" % (name, st.get("Sid")))
-            if st.get("Effect") != "Allow":
-                continue
-            for a in actions:
-                if "*" in a:
-                    problems.append("%s: wildcard action %s" % (name, a))
-            for r in targets:
-                if is_wildcard(r):
-                    problems.append("%s: wildcard resource in %s" % (name, st.get("Sid")))
-            if name == "WorkerFunction" and targets != WORKER_TABLES:
-                problems.append("%s: statement %s targets %r, expected the two tables" % (name, st.get("Sid"), targets))
-            allowed.update(actions)
+        # Statements under Fn::If: checked under every combination of their
+        # conditions (and, for the worker, of those its SES grants depend on).
+        names = if_conditions(statements) | (set(ACK_CONDITIONS) if name == "WorkerFunction" else set())
+        for conditions in assignments(names):
+            check_statements(name, fn, resolve(statements, conditions), conditions, problems)
         if name == "IngestFunction" and statements:
             problems.append("IngestFunction: inline statements %r (it only sends to the queue and reads its secrets)" % statements)
         if name == "WorkerFunction":
-            used = dynamodb_calls()
-            if allowed - used:
-                problems.append("WorkerFunction: allowed but never called: %s" % sorted(allowed - used))
-            if used - allowed:
-                problems.append("WorkerFunction: called but not allowed: %s" % sorted(used - allowed))
+            env = fn["Properties"].get("Environment", {}).get("Variables", {})
+            for var, value in WORKER_ACK_ENV.items():
+                if env.get(var) != value:
+                    problems.append("WorkerFunction: environment %s is %r, expected %r" % (var, env.get(var), value))
             events = fn["Properties"].get("Events", {})
             kinds = {e["Type"] for e in events.values()}
             if kinds != {"SQS"} or len(events) != 1:
                 problems.append("WorkerFunction: events %r, expected one SQS source" % events)
-        if name == "DispatchFunction":
-            check_dispatch(fn, [st for st in statements if st.get("Effect") == "Allow"], problems)
+    for condition, definition in ACK_CONDITIONS.items():
+        if template.get("Conditions", {}).get(condition) != definition:
+            problems.append("condition %s is %r, expected %r" % (condition, template.get("Conditions", {}).get(condition), definition))
     check_secrets(resources, functions, problems)
+    problems = list(dict.fromkeys(problems))
     if problems:
         print("IAM check failed:\n  " + "\n  ".join(problems))
         sys.exit(1)
     print("IAM check: %d functions, each with exactly its own permissions, no wildcards; "
-          "%d secrets, each readable by its one function" % (len(functions), len(SECRET_READERS)))
+          "%d secrets, each readable by its one function; ses:SendEmail only for the worker, "
+          "only with AckFromAddress, only on its identities and configuration set" % (len(functions), len(SECRET_READERS)))
 
 
 if __name__ == "__main__":
