@@ -312,7 +312,9 @@ async fn the_readme_receiver_example_receives_verified_events() {
             }
         }
     });
-    let first = rx.recv_timeout(Duration::from_secs(30)).expect("receiver starts");
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("receiver starts");
     assert!(first.contains("receiving ticket events"), "{first}");
 
     let dir = tempfile::tempdir().unwrap();
