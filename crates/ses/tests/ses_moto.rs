@@ -7,7 +7,7 @@ use serde_json::Value;
 use triage_core::acknowledgement::{AckSender, Acknowledgement, ReplyVia, SendError};
 use triage_core::message::Participant;
 use triage_ses::SesSender;
-use triage_testkit::{moto_config, moto_endpoint, unique_name};
+use triage_testkit::{moto_config, unique_name};
 
 fn ack(subject: &str) -> Acknowledgement {
     Acknowledgement {
@@ -49,15 +49,8 @@ async fn a_verified_sender_sends_and_an_unverified_one_is_refused_for_good() {
         .await
         .unwrap();
 
-    let state: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sent: Vec<&Value> = state["ses"]["Message"]
-        .as_array()
-        .unwrap()
+    let messages = triage_testkit::moto_ses_messages().await;
+    let sent: Vec<&Value> = messages
         .iter()
         .filter(|m| m["subject"] == subject.as_str())
         .collect();

@@ -37,6 +37,32 @@ pub async fn moto_config() -> aws_config::SdkConfig {
     config_for(&moto_endpoint()).await
 }
 
+/// The messages moto's SES recorded (`ses.Message` of `/moto-api/data.json`:
+/// `source`, `destinations`, `subject`, `body`). That endpoint walks every
+/// service's state and can fail while other tests change it, so it is read
+/// again until it answers (for up to a minute).
+pub async fn moto_ses_messages() -> Vec<serde_json::Value> {
+    let url = format!("{}/moto-api/data.json", moto_endpoint());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let state = match reqwest::get(&url).await {
+            Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await.ok(),
+            _ => None,
+        };
+        if let Some(state) = state {
+            return state["ses"]["Message"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto's /moto-api/data.json did not answer with JSON for a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// A name no other test in this run uses (queues, tables, secrets).
 pub fn unique_name(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);

@@ -768,18 +768,8 @@ async fn an_inbound_ticket_is_acknowledged_once_through_ses() {
         .unwrap();
     assert!(matches!(reply, Outcome::Appended { .. }), "{reply:?}");
 
-    let state: serde_json::Value = reqwest::get(format!(
-        "{}/moto-api/data.json",
-        triage_testkit::moto_endpoint()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let sent: Vec<&serde_json::Value> = state["ses"]["Message"]
-        .as_array()
-        .unwrap()
+    let messages = triage_testkit::moto_ses_messages().await;
+    let sent: Vec<&serde_json::Value> = messages
         .iter()
         .filter(|m| m["source"] == from.as_str())
         .collect();
