@@ -3,7 +3,8 @@
 //! retry queue). Logic in [`triage_dispatch::batch`].
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use triage_clock::now_ms;
 
 use lambda_runtime::{LambdaEvent, run, service_fn};
 use triage_core::config::{EnvReader, SecretSpec};
@@ -19,13 +20,6 @@ use triage_sqs::SqsQueue;
 const DLQ_TIMEOUT: Duration = Duration::from_secs(5);
 
 type LambdaDispatcher = Dispatcher<HttpDestinations, EventBus>;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {

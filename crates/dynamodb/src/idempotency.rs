@@ -25,7 +25,7 @@
 //! * `release` deletes the record only while it is `IN_PROGRESS`; a missing
 //!   or `COMPLETED` record is left alone and is not an error.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use triage_clock::now_ms;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
@@ -105,13 +105,6 @@ impl DynamoIdempotency {
             .map_err(|e| map_sdk_error(&format!("read {key} in {}", self.table), &e))?;
         Ok(out.item)
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn n(v: i64) -> AttributeValue {

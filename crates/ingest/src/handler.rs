@@ -4,6 +4,7 @@
 //! over the queue; no AWS types and no provider details here.
 
 use std::time::Instant;
+pub use triage_clock::now_ms;
 
 use http::{HeaderMap, Method, Response, StatusCode, header};
 use triage_core::ingest::{IngestPolicy, Prepared, check_challenge, prepare};
@@ -245,14 +246,6 @@ fn log_items(p: &Prepared) {
 
 fn micros(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
-}
-
-/// Now, unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// The Lambda entry: API Gateway HTTP API (payload v2) via lambda_http,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+pub(crate) use triage_clock::now_ms;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
@@ -336,12 +337,4 @@ where
             })?,
         Err(_) => f(),
     }
-}
-
-/// Now, unix milliseconds (system clock).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -36,6 +36,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+pub use triage_clock::now_ms;
 
 use triage_core::Participant;
 use triage_core::listing::{Cursor, MAX_PAGE_BYTES, STORE_CHUNK, list_page, newest_first};
@@ -47,14 +48,6 @@ use triage_core::ticket::{AppliedRule, AttachmentMeta, Ticket, TicketWrite, tick
 use crate::unique_name;
 
 // ---------------------------------------------------------------- helpers
-
-/// Now, unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// Claim times at `now_ms` with a lease of `lease_ms` and a TTL of `ttl_s`
 /// seconds from now (either may be negative: already expired).

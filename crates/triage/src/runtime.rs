@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use triage_clock::now_ms;
 
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
@@ -548,13 +549,6 @@ pub async fn worker_loop(
             })
             .await;
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn millis(d: Duration) -> i64 {

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use triage_clock::now_ms;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, run, service_fn};
@@ -108,13 +109,6 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
         processing.settings,
     )
     .with_acknowledgements(acks))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// The Lambda deadline (unix ms) as an `Instant`, less a margin.
