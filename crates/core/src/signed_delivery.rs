@@ -68,28 +68,12 @@ mod tests {
         assert_eq!(signing_key("whsec_"), Err(SigningKeyError::Empty));
         assert_eq!(signing_key("whsec_!!"), Err(SigningKeyError::BadBase64));
     }
-    use crate::events::EventKind;
-    use crate::message::Participant;
     use crate::signature::WebhookSecrets;
     use crate::timestamped_signature::{Scheme, verify};
 
     #[test]
     fn our_deliveries_verify_with_the_scheme_we_accept() {
-        let event = TicketEvent {
-            id: "evt_0123".into(),
-            kind: EventKind::TicketCreated,
-            ticket_id: "t_1".into(),
-            message_id: "m_1".into(),
-            queue: "billing".into(),
-            category: "billing".into(),
-            priority: "medium".into(),
-            rules: vec![],
-            subject: "Refund".into(),
-            requester: Participant::default(),
-            requester_domain: String::new(),
-            excerpt: String::new(),
-            occurred_at: 5,
-        };
+        let event = crate::events::tests_support::event("evt_0123");
         let d = sign(&event, b"receiver-key", 1_764_547_200);
         let header = |name: &str| {
             d.headers
