@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use triage_core::config::EnvReader;
-use triage_core::routing::{DestinationKind, Routing};
+use triage_core::routing::{Destination, DestinationKind, Routing};
 use triage_core::signed_delivery::{SigningKeyError, signing_key};
 use triage_secrets::{SecretError, SecretResolver};
 
@@ -70,27 +70,59 @@ pub async fn from_routing(
     lookup: &dyn Fn(&str) -> Option<String>,
     resolver: &SecretResolver,
 ) -> Result<HttpDestinations, ComposeError> {
+    let (destinations, mut refused) = from_routing_partial(routing, lookup, resolver).await?;
+    match refused.is_empty() {
+        true => Ok(destinations),
+        false => Err(refused.remove(0)),
+    }
+}
+
+/// Like [`from_routing`], but a destination that cannot be configured is
+/// left out and reported, not fatal: its deliveries then fail as permanent
+/// ("no destination named ... is configured") and their events are
+/// dead-lettered, to be redriven once it is fixed. The `dispatch` function
+/// uses this, so a bad secret parks events instead of stopping the stream.
+pub async fn from_routing_partial(
+    routing: &Routing,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    resolver: &SecretResolver,
+) -> Result<(HttpDestinations, Vec<ComposeError>), ComposeError> {
     let env = EnvReader::new(lookup);
     let mut endpoints = HashMap::new();
+    let mut refused = Vec::new();
     for d in routing.destinations() {
-        let url = read(&env, resolver, &d.name, &d.url_var).await?;
-        let key = match (&d.kind, &d.signing_secret_var) {
-            (DestinationKind::Webhook, Some(var)) => {
-                let secret = read(&env, resolver, &d.name, var).await?;
-                Some(signing_key(&secret).map_err(|source| ComposeError::Key {
-                    destination: d.name.clone(),
-                    var: var.clone(),
-                    source,
-                })?)
+        match endpoint(&env, resolver, d).await {
+            Ok(e) => {
+                endpoints.insert(d.name.clone(), e);
             }
-            _ => None,
-        };
-        let endpoint = Endpoint::new(d.kind, &url, key).map_err(|source| ComposeError::Url {
-            destination: d.name.clone(),
-            var: d.url_var.clone(),
-            source,
-        })?;
-        endpoints.insert(d.name.clone(), endpoint);
+            Err(e) => refused.push(e),
+        }
     }
-    HttpDestinations::new(endpoints).map_err(|e| ComposeError::Client(e.to_string()))
+    let destinations =
+        HttpDestinations::new(endpoints).map_err(|e| ComposeError::Client(e.to_string()))?;
+    Ok((destinations, refused))
+}
+
+async fn endpoint(
+    env: &EnvReader<'_>,
+    resolver: &SecretResolver,
+    d: &Destination,
+) -> Result<Endpoint, ComposeError> {
+    let url = read(env, resolver, &d.name, &d.url_var).await?;
+    let key = match (&d.kind, &d.signing_secret_var) {
+        (DestinationKind::Webhook, Some(var)) => {
+            let secret = read(env, resolver, &d.name, var).await?;
+            Some(signing_key(&secret).map_err(|source| ComposeError::Key {
+                destination: d.name.clone(),
+                var: var.clone(),
+                source,
+            })?)
+        }
+        _ => None,
+    };
+    Endpoint::new(d.kind, &url, key).map_err(|source| ComposeError::Url {
+        destination: d.name.clone(),
+        var: d.url_var.clone(),
+        source,
+    })
 }

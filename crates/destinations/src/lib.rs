@@ -19,6 +19,6 @@ pub mod compose;
 pub mod endpoint;
 pub mod sink;
 
-pub use compose::{ComposeError, from_routing};
+pub use compose::{ComposeError, from_routing, from_routing_partial};
 pub use endpoint::{Endpoint, EndpointError};
 pub use sink::{DELIVERY_TIMEOUT, HttpDestinations};

@@ -241,3 +241,30 @@ async fn composition_reads_the_named_variables_and_refuses_what_cannot_work() {
     .unwrap_err();
     assert!(matches!(bad_key, ComposeError::Key { .. }), "{bad_key}");
 }
+
+#[tokio::test]
+async fn the_partial_composition_leaves_out_what_cannot_work_and_says_so() {
+    let rules = triage_core::classify::Rules::from_toml(RULES).unwrap();
+    let lookup = |k: &str| match k {
+        "TEST_ONCALL_URL" => Some("https://hooks.slack.com/services/T/B/X".to_string()),
+        "TEST_HELPDESK_URL" => Some("https://helpdesk.example/hook".to_string()),
+        _ => None,
+    };
+    let (destinations, refused) =
+        triage_destinations::from_routing_partial(rules.routing(), &lookup, &SecretResolver::new())
+            .await
+            .unwrap();
+    assert_eq!(destinations.names().collect::<Vec<_>>(), ["oncall"]);
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].to_string().contains("TEST_HELPDESK_SECRET"),
+        "{}",
+        refused[0]
+    );
+    // Events for the one left out fail for good (dead-lettered, redriven later).
+    let e = destinations
+        .deliver("helpdesk", &event(), NOW_S)
+        .await
+        .unwrap_err();
+    assert!(!e.is_transient(), "{e:?}");
+}

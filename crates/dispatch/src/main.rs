@@ -64,8 +64,14 @@ async fn init() -> Result<(LambdaDispatcher, SqsQueue), Box<dyn std::error::Erro
         None => Default::default(),
     };
     let lookup = |k: &str| std::env::var(k).ok().or_else(|| shared.get(k).cloned());
-    let destinations =
-        triage_destinations::from_routing(rules.routing(), &lookup, &resolver).await?;
+    // A destination that cannot be configured is left out, loudly: its
+    // events are parked in the events DLQ with the reason, to be redriven
+    // once it is fixed, instead of the function failing every batch.
+    let (destinations, refused) =
+        triage_destinations::from_routing_partial(rules.routing(), &lookup, &resolver).await?;
+    for e in &refused {
+        tracing::error!(error = %e, "destination left out; its events go to the events DLQ");
+    }
     tracing::info!(
         destinations = destinations.names().count(),
         bus = config.event_bus.as_deref().unwrap_or("(none)"),
