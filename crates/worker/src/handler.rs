@@ -24,7 +24,7 @@ use triage_core::ports::{
 };
 use triage_core::provider::{self, FetchRule};
 use triage_core::text::visible_text;
-use triage_core::ticket::{TicketWrite, build_ticket};
+use triage_core::ticket::{AppliedRule, TicketWrite, build_ticket};
 
 use crate::config::{FetchPolicy, WorkerSettings};
 
@@ -129,6 +129,10 @@ impl From<FetchError> for Failure {
         }
     }
 }
+
+/// The `applied_rules` entry of a ticket made from the notification's copy
+/// because the fetch answered 404.
+pub const CARRIED_COPY_RULE: &str = "carried_copy";
 
 /// Ids of a record, for logs (never addresses, subjects or bodies).
 #[derive(Debug, Clone, Default)]
@@ -271,10 +275,21 @@ where
 
         let grant = env.grant_id.as_deref().unwrap_or_default();
         let message_id = env.message_id.as_deref().unwrap_or_default();
+        // A 404 on fetch while the notification carried the message is no
+        // reason to lose it: providers re-key messages (IMAP consolidation),
+        // so a 404 right after a notification is normal. The carried copy
+        // makes the ticket, and the ticket says so.
+        let mut carried_after_404 = false;
         let (message, format) = match (&self.source, want_fetch) {
             (Some(source), true) => {
                 match source.fetch_message(grant, message_id, deadline).await? {
-                    None => return Ok(Outcome::Gone),
+                    None => match opened.message {
+                        Some(m) => {
+                            carried_after_404 = true;
+                            (m, opened.format)
+                        }
+                        None => return Ok(Outcome::Gone),
+                    },
                     // The API returns HTML, whatever the notification carried.
                     Some(m) => (m, BodyFormat::Html),
                 }
@@ -305,7 +320,14 @@ where
         }
 
         let text = visible_text(message.body.as_deref().unwrap_or(""), format);
-        let classification = self.rules.classify(&message, &text);
+        let mut classification = self.rules.classify(&message, &text);
+        if carried_after_404 {
+            classification.applied_rules.push(AppliedRule {
+                rule: CARRIED_COPY_RULE.to_string(),
+                decision: "the provider answered 404 on fetch: made from the notification's copy"
+                    .to_string(),
+            });
+        }
         let ticket = build_ticket(&message, &classification, &text, now_ms / 1000);
         let written = self.tickets.write(&ticket).await?;
         Ok(match written {

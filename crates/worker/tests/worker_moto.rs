@@ -420,8 +420,9 @@ async fn rate_limited_then_ok_honours_retry_after() {
     );
 }
 
+/// A 404 on fetch is `gone` only when nothing else holds the message.
 #[tokio::test]
-async fn gone_message_is_recorded_not_retried() {
+async fn a_reference_only_message_gone_at_fetch_is_recorded_not_retried() {
     let server = MockServer::start().await;
     let grant = unique_name("g");
     Mock::given(method("GET"))
@@ -433,7 +434,7 @@ async fn gone_message_is_recorded_not_retried() {
         .mount(&server)
         .await;
     let w = worker(Some(&server), WorkerSettings::default()).await;
-    let body = envelope(&grant, "m1", "th", "hi", "<p>x</p>");
+    let body = envelope_typed("message.created", &grant, "m1", "th", "hi", "", true);
     let (_, r) = w.process(&body, now_ms(), deadline()).await;
     assert_eq!(r.unwrap(), Outcome::Gone);
     let (_, again) = w.process(&body, now_ms(), deadline()).await;
@@ -444,6 +445,54 @@ async fn gone_message_is_recorded_not_retried() {
         }
     );
     assert!(all_tickets(&w, &grant).await.is_empty());
+}
+
+/// Loss path: with FETCH_POLICY=always a 404 on fetch used to record `gone`
+/// even though the notification carried the whole message (providers re-key
+/// messages; a 404 right after a notification is normal). The carried copy
+/// must make the ticket, and say so.
+#[tokio::test]
+async fn a_404_on_fetch_makes_the_ticket_from_the_carried_copy() {
+    let server = MockServer::start().await;
+    let grant = unique_name("g");
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/grants/{grant}/messages/m1")))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"error": {"type": "not_found_error"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/grants/{grant}/folders")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"request_id": "f", "data": [{"id": "INBOX", "attributes": ["\\Inbox"]}]}),
+        ))
+        .mount(&server)
+        .await;
+    let w = worker(Some(&server), WorkerSettings::default()).await;
+    let body = envelope(
+        &grant,
+        "m1",
+        "th",
+        "Refund please",
+        "<p>I was charged twice.</p>",
+    );
+    let (_, r) = w.process(&body, now_ms(), deadline()).await;
+    let Outcome::Created { ticket_id, .. } = r.unwrap() else {
+        panic!("the carried copy must make a ticket");
+    };
+    let tickets = all_tickets(&w, &grant).await;
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0].id, ticket_id);
+    assert!(
+        tickets[0]
+            .applied_rules
+            .iter()
+            .any(|r| r.rule == triage_worker::handler::CARRIED_COPY_RULE),
+        "{:?}",
+        tickets[0].applied_rules
+    );
 }
 
 #[tokio::test]
