@@ -110,6 +110,7 @@ pub const LOOKUP_QUERIES: &[(&str, &str)] = &[
     ("queue: mark received", queue::MARK_RECEIVED),
     ("queue: delete", queue::DELETE_MESSAGE),
     ("queue: make visible", queue::MAKE_VISIBLE),
+    ("queue: defer", queue::DEFER),
     ("queue: copy to dead letters", queue::COPY_TO_DEAD_LETTERS),
     ("queue: count visible", queue::COUNT_VISIBLE),
     ("queue: count in flight", queue::COUNT_IN_FLIGHT),

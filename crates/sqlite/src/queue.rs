@@ -54,6 +54,10 @@ pub(crate) const DELETE_MESSAGE: &str = "DELETE FROM queue_messages WHERE id = ?
 pub(crate) const MAKE_VISIBLE: &str =
     "UPDATE queue_messages SET visible_at_ms = ?2, last_error = ?3 WHERE id = ?1";
 
+/// Like `MAKE_VISIBLE`, and the receive given back: waiting is not a failure.
+pub(crate) const DEFER: &str = "UPDATE queue_messages SET visible_at_ms = ?2, last_error = ?3, \
+     receive_count = max(receive_count - 1, 0) WHERE id = ?1";
+
 pub(crate) const COPY_TO_DEAD_LETTERS: &str = "INSERT INTO queue_dead_letters \
      (id, entry_id, body, attributes, enqueued_at_ms, receive_count, reason, dead_at_ms) \
      SELECT id, entry_id, body, attributes, enqueued_at_ms, receive_count, ?2, ?3 \
@@ -274,6 +278,28 @@ impl SqliteQueue {
                     .prepare_cached(MAKE_VISIBLE)
                     .and_then(|mut st| st.execute((id, visible_at_ms, &reason)))
                     .ctx(|| format!("nack queue message {id}"))?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    /// Hide a message until `visible_at_ms` and give back the receive that
+    /// delivered it: for a message that must wait (another worker holds its
+    /// claim, the provider asked for time), so waiting never counts toward
+    /// dead-lettering. `false` when it is not in the queue.
+    pub async fn defer(
+        &self,
+        id: i64,
+        reason: &str,
+        visible_at_ms: i64,
+    ) -> Result<bool, SqliteError> {
+        let reason = reason.to_string();
+        self.db
+            .write(format!("defer queue message {id}"), move |tx| {
+                let n = tx
+                    .prepare_cached(DEFER)
+                    .and_then(|mut st| st.execute((id, visible_at_ms, &reason)))
+                    .ctx(|| format!("defer queue message {id}"))?;
                 Ok(n > 0)
             })
             .await

@@ -104,6 +104,38 @@ async fn visibility_timeout_hides_then_redelivers() {
 }
 
 #[tokio::test]
+async fn defer_hides_until_then_and_gives_the_receive_back() {
+    let (_dir, db) = temp_db();
+    let q = db.queue();
+    q.send_all(&[message(1)]).await.unwrap();
+    let mut id = 0;
+    // Deferred again and again (a claim held elsewhere): never counted.
+    for round in 0..10 {
+        let got = q.receive(10, VIS, now() + round * 1_000).await.unwrap();
+        assert_eq!(got.len(), 1, "round {round}");
+        assert_eq!(got[0].receive_count, 1, "round {round}");
+        id = got[0].id;
+        assert!(
+            q.defer(id, "in progress elsewhere", now() + round * 1_000 + 500)
+                .await
+                .unwrap()
+        );
+        assert!(
+            q.receive(10, VIS, now() + round * 1_000 + 499)
+                .await
+                .unwrap()
+                .is_empty(),
+            "hidden until the deferral ends"
+        );
+    }
+    assert!(q.ack(id).await.unwrap());
+    assert!(
+        !q.defer(id, "gone", now()).await.unwrap(),
+        "not in the queue"
+    );
+}
+
+#[tokio::test]
 async fn ack_deletes_and_nack_makes_visible_with_reason() {
     let (_dir, db) = temp_db();
     let q = db.queue();

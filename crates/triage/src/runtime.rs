@@ -32,6 +32,9 @@ use crate::output::{Event, Printer};
 pub const MAX_RECEIVES: u32 = 5;
 /// How long a received message stays invisible to other consumers.
 pub const VISIBILITY: Duration = Duration::from_secs(30);
+/// A message whose claim another worker holds is received again this long
+/// after the claim's lease ends.
+pub const LEASE_MARGIN_MS: i64 = 250;
 /// How long to wait before a failed message is tried again.
 pub const RETRY_DELAY: Duration = Duration::from_secs(2);
 
@@ -401,6 +404,46 @@ impl AnyQueue {
         }
     }
 
+    /// Hide the message until `until_ms` without counting this receive
+    /// toward dead-lettering (locally; SQS counts every receive, so the
+    /// message is simply hidden until then and received once more).
+    async fn wait_until(&self, d: &Delivery, until_ms: i64, reason: &str) -> Result<(), String> {
+        match (self, &d.handle) {
+            (AnyQueue::Local { queue, .. }, Handle::Local(id)) => queue
+                .defer(*id, reason, until_ms)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            (AnyQueue::Sqs(q), Handle::Sqs(receipt)) => {
+                let secs = (until_ms.saturating_sub(now_ms()) + 999) / 1000;
+                // SQS allows at most 12 hours of visibility.
+                let secs = i32::try_from(secs.clamp(1, 43_200)).unwrap_or(43_200);
+                q.client()
+                    .change_message_visibility()
+                    .queue_url(q.queue_url())
+                    .receipt_handle(receipt)
+                    .visibility_timeout(secs)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            }
+            (AnyQueue::Memory(q), Handle::Memory) => {
+                let wait = Duration::from_millis(
+                    u64::try_from(until_ms.saturating_sub(now_ms())).unwrap_or(0),
+                );
+                let (q, body, count) =
+                    (q.clone(), d.body.clone(), d.receive_count.saturating_sub(1));
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    q.requeue(body, count);
+                });
+                Ok(())
+            }
+            _ => Err(MISMATCH.into()),
+        }
+    }
+
     /// Local: move to the dead-letter table. SQS: leave it; the queue's
     /// redrive policy moves it after `maxReceiveCount`.
     async fn dead_letter(&self, d: &Delivery, reason: &str) -> Result<bool, String> {
@@ -526,6 +569,19 @@ pub async fn worker_loop(
                                 tracing::warn!(error = %e, "ack failed; the message will be redelivered and deduplicated");
                             }
                             Event::Done(ids, outcome)
+                        }
+                        Err(Failure::InProgress { lease_until_ms }) => {
+                            // Another worker (perhaps a dead process) holds
+                            // the claim: wait for its lease to end, without
+                            // spending a receive, then take it over.
+                            let failure = Failure::InProgress { lease_until_ms };
+                            let reason = triage_core::logsafe::escape_capped(&failure.to_string(), 500);
+                            let until = lease_until_ms.saturating_add(LEASE_MARGIN_MS);
+                            if let Err(e) = queue.wait_until(&d, until, &reason).await {
+                                tracing::warn!(error = %e, "could not defer; retrying sooner");
+                                let _ = queue.retry_later(&d, &reason).await;
+                            }
+                            Event::Failed { ids, failure, dead_lettered: false }
                         }
                         Err(failure) => {
                             let permanent = matches!(failure, Failure::Permanent(_));
