@@ -271,13 +271,26 @@ impl SqliteQueue {
         reason: &str,
         visible_at_ms: i64,
     ) -> Result<bool, SqliteError> {
+        self.hide(MAKE_VISIBLE, "nack", id, reason, visible_at_ms)
+            .await
+    }
+
+    /// Run one of the visibility updates (`MAKE_VISIBLE`, `DEFER`).
+    async fn hide(
+        &self,
+        sql: &'static str,
+        what: &'static str,
+        id: i64,
+        reason: &str,
+        visible_at_ms: i64,
+    ) -> Result<bool, SqliteError> {
         let reason = reason.to_string();
         self.db
-            .write(format!("nack queue message {id}"), move |tx| {
+            .write(format!("{what} queue message {id}"), move |tx| {
                 let n = tx
-                    .prepare_cached(MAKE_VISIBLE)
+                    .prepare_cached(sql)
                     .and_then(|mut st| st.execute((id, visible_at_ms, &reason)))
-                    .ctx(|| format!("nack queue message {id}"))?;
+                    .ctx(|| format!("{what} queue message {id}"))?;
                 Ok(n > 0)
             })
             .await
@@ -293,16 +306,7 @@ impl SqliteQueue {
         reason: &str,
         visible_at_ms: i64,
     ) -> Result<bool, SqliteError> {
-        let reason = reason.to_string();
-        self.db
-            .write(format!("defer queue message {id}"), move |tx| {
-                let n = tx
-                    .prepare_cached(DEFER)
-                    .and_then(|mut st| st.execute((id, visible_at_ms, &reason)))
-                    .ctx(|| format!("defer queue message {id}"))?;
-                Ok(n > 0)
-            })
-            .await
+        self.hide(DEFER, "defer", id, reason, visible_at_ms).await
     }
 
     /// Move a message to the dead-letter table with `reason`, body,
