@@ -405,9 +405,16 @@ impl AnyQueue {
     }
 
     /// Hide the message until `until_ms` without counting this receive
-    /// toward dead-lettering (locally; SQS counts every receive, so the
-    /// message is simply hidden until then and received once more).
-    async fn wait_until(&self, d: &Delivery, until_ms: i64, reason: &str) -> Result<(), String> {
+    /// toward dead-lettering (locally). SQS counts every receive, so there
+    /// the message is hidden until `lease_until_ms` instead and received
+    /// once more then.
+    async fn wait_until(
+        &self,
+        d: &Delivery,
+        until_ms: i64,
+        lease_until_ms: i64,
+        reason: &str,
+    ) -> Result<(), String> {
         match (self, &d.handle) {
             (AnyQueue::Local { queue, .. }, Handle::Local(id)) => queue
                 .defer(*id, reason, until_ms)
@@ -415,6 +422,7 @@ impl AnyQueue {
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             (AnyQueue::Sqs(q), Handle::Sqs(receipt)) => {
+                let until_ms = lease_until_ms.saturating_add(LEASE_MARGIN_MS);
                 let secs = (until_ms.saturating_sub(now_ms()) + 999) / 1000;
                 // SQS allows at most 12 hours of visibility.
                 let secs = i32::try_from(secs.clamp(1, 43_200)).unwrap_or(43_200);
@@ -571,13 +579,17 @@ pub async fn worker_loop(
                             Event::Done(ids, outcome)
                         }
                         Err(Failure::InProgress { lease_until_ms }) => {
-                            // Another worker (perhaps a dead process) holds
-                            // the claim: wait for its lease to end, without
-                            // spending a receive, then take it over.
+                            // Another worker holds the claim: a live one
+                            // finishes soon (then this is a duplicate), a dead
+                            // one's lease must run out. Look again after the
+                            // retry delay or at the lease's end, whichever
+                            // comes first, never spending a receive on it.
                             let failure = Failure::InProgress { lease_until_ms };
                             let reason = triage_core::logsafe::escape_capped(&failure.to_string(), 500);
-                            let until = lease_until_ms.saturating_add(LEASE_MARGIN_MS);
-                            if let Err(e) = queue.wait_until(&d, until, &reason).await {
+                            let until = lease_until_ms
+                                .saturating_add(LEASE_MARGIN_MS)
+                                .min(now_ms().saturating_add(millis(RETRY_DELAY)));
+                            if let Err(e) = queue.wait_until(&d, until, lease_until_ms, &reason).await {
                                 tracing::warn!(error = %e, "could not defer; retrying sooner");
                                 let _ = queue.retry_later(&d, &reason).await;
                             }
