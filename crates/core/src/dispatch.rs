@@ -138,6 +138,26 @@ pub fn retry_delay_ms(attempts: u32, retry_after_ms: Option<u64>) -> u64 {
     doubling.max(retry_after_ms.unwrap_or(0)).min(MAX_RETRY_MS)
 }
 
+/// The reason kept with failed deliveries: `name: error` for each, joined.
+pub fn failure_reason(failures: &[(String, DeliveryError)]) -> String {
+    failures
+        .iter()
+        .map(|(name, e)| format!("{name}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The longest `Retry-After` (ms) the failed destinations asked for.
+pub fn longest_retry_after(failures: &[(String, DeliveryError)]) -> Option<u64> {
+    failures
+        .iter()
+        .filter_map(|(_, e)| match e {
+            DeliveryError::Transient { retry_after_ms, .. } => *retry_after_ms,
+            DeliveryError::Permanent { .. } => None,
+        })
+        .max()
+}
+
 /// What an attempt at `pending` came to: `delivered` now holds every
 /// destination that has the event, `failures` the others with their errors.
 /// Transient failures are retried until [`MAX_ATTEMPTS`]; an entry whose
@@ -152,11 +172,7 @@ pub fn settle(
         return Settled::Done;
     }
     let attempts = pending.attempts.saturating_add(1);
-    let reason = failures
-        .iter()
-        .map(|(name, e)| format!("{name}: {e}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let reason = failure_reason(failures);
     let retryable = failures.iter().any(|(_, e)| e.is_transient());
     if !retryable || attempts >= MAX_ATTEMPTS {
         return Settled::Dead {
@@ -165,14 +181,8 @@ pub fn settle(
             reason,
         };
     }
-    let wait = failures
-        .iter()
-        .filter_map(|(_, e)| match e {
-            DeliveryError::Transient { retry_after_ms, .. } => *retry_after_ms,
-            DeliveryError::Permanent { .. } => None,
-        })
-        .max();
-    let delay = i64::try_from(retry_delay_ms(attempts, wait)).unwrap_or(i64::MAX);
+    let delay =
+        i64::try_from(retry_delay_ms(attempts, longest_retry_after(failures))).unwrap_or(i64::MAX);
     Settled::Retry {
         delivered,
         attempts,

@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use triage_core::dispatch::{DeadEvents, EventSink};
+use triage_core::dispatch::{DeadEvents, EventSink, failure_reason, longest_retry_after};
 use triage_core::events::{LAST_EVENT_ATTRIBUTE, TicketEvent, carried};
 
 use crate::handler::Dispatcher;
@@ -163,18 +163,10 @@ fn next_wait(
     attempt: u32,
     failures: &[(String, triage_core::dispatch::DeliveryError)],
 ) -> Option<Duration> {
-    use triage_core::dispatch::DeliveryError;
     if attempt >= IN_PROCESS_ATTEMPTS || failures.iter().all(|(_, e)| !e.is_transient()) {
         return None;
     }
-    let asked = failures
-        .iter()
-        .filter_map(|(_, e)| match e {
-            DeliveryError::Transient { retry_after_ms, .. } => *retry_after_ms,
-            DeliveryError::Permanent { .. } => None,
-        })
-        .max()
-        .map(Duration::from_millis);
+    let asked = longest_retry_after(failures).map(Duration::from_millis);
     let base = Duration::from_millis(250u64.saturating_mul(1 << attempt.min(8)));
     let wait = asked.map_or(base, |a| a.max(base));
     (wait <= MAX_IN_PROCESS_WAIT).then_some(wait)
@@ -209,12 +201,7 @@ impl<D: EventSink, B: EventSink> Dispatcher<D, B> {
             match next_wait(attempt, &result.failures) {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => {
-                    let reason = result
-                        .failures
-                        .iter()
-                        .map(|(name, e)| format!("{name}: {e}"))
-                        .collect::<Vec<_>>()
-                        .join("; ");
+                    let reason = failure_reason(&result.failures);
                     return match dead.put(&event, &delivered, &reason).await {
                         Ok(()) => {
                             tracing::warn!(event = %event.id, attempts = attempt, "event dead-lettered");
