@@ -7,7 +7,8 @@
 //! # Layout
 //! - Where mail comes from: [`provider`] (the `Provider` seam; `nylas`,
 //!   `inbound`), with the signatures ([`signature`],
-//!   [`timestamped_signature`]) and payload models ([`inbound_email`],
+//!   [`timestamped_signature`]), when a running ingest reads its secrets
+//!   again ([`key_refresh`]), and payload models ([`inbound_email`],
 //!   [`eml`]) they use.
 //! - The ingest path for any provider: [`ingest`] (size, authentication,
 //!   [`gzip`], parsing), [`message_check`], the queue [`envelope`].
@@ -33,6 +34,7 @@ pub mod gzip;
 pub mod inbound_email;
 pub mod ingest;
 pub mod json_error;
+pub mod key_refresh;
 pub mod listing;
 pub mod logsafe;
 pub mod message;

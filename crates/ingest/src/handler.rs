@@ -12,6 +12,8 @@ use triage_core::logsafe::Escaped;
 use triage_core::ports::NotificationQueue;
 use triage_core::provider::{Delivery, Provider, ProviderKeys};
 
+use crate::keyring::{Keyring, Snapshot};
+
 /// One provider served on its route, with its keys.
 pub struct Endpoint {
     pub provider: &'static dyn Provider,
@@ -21,17 +23,10 @@ pub struct Endpoint {
 /// What the handler needs, built once at init.
 pub struct IngestState<Q> {
     pub policy: IngestPolicy,
-    /// The providers served; a route of a provider not listed is a 404.
-    pub endpoints: Vec<Endpoint>,
+    /// The providers served, with their keys, read again while running; a
+    /// route of a provider not served is a 404.
+    pub endpoints: Keyring,
     pub queue: Q,
-}
-
-impl<Q> IngestState<Q> {
-    /// The endpoint serving `path` (a trailing `/` is ignored).
-    pub fn endpoint(&self, path: &str) -> Option<&Endpoint> {
-        let path = path.trim_end_matches('/');
-        self.endpoints.iter().find(|e| e.provider.route() == path)
-    }
 }
 
 /// An HTTP answer, independent of the server (Lambda or local).
@@ -100,12 +95,25 @@ pub async fn handle<Q: NotificationQueue>(
     received_at_ms: i64,
 ) -> Reply {
     let started = Instant::now();
-    let Some(endpoint) = state.endpoint(path) else {
+    let snapshot = state.endpoints.current(received_at_ms).await;
+    let Some(endpoint) = snapshot.endpoint(path) else {
         return Reply::error(404, "not_found", "no such route");
     };
     let challenge_param = endpoint.provider.challenge_param();
     match (method, challenge_param) {
-        (&Method::POST, _) => post(state, endpoint, headers, body, received_at_ms, started).await,
+        (&Method::POST, _) => {
+            post(
+                state,
+                &snapshot,
+                endpoint,
+                path,
+                headers,
+                body,
+                received_at_ms,
+                started,
+            )
+            .await
+        }
         (&Method::GET, Some(param)) => challenge(query, param),
         (_, Some(_)) => Reply {
             allow: Some("GET, POST"),
@@ -143,9 +151,12 @@ fn challenge(query: Option<&str>, param: &str) -> Reply {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn post<Q: NotificationQueue>(
     state: &IngestState<Q>,
+    snapshot: &Snapshot,
     endpoint: &Endpoint,
+    path: &str,
     headers: &HeaderMap,
     body: &[u8],
     received_at_ms: i64,
@@ -155,7 +166,20 @@ async fn post<Q: NotificationQueue>(
     // `HeaderMap` lookups by a lower-case `&str` are case-insensitive.
     let header = |name: &str| headers.get(name).map(|v| v.as_bytes());
     let delivery = Delivery::new(&header, body, received_at_ms);
-    let prepared = match prepare(endpoint.provider, &endpoint.keys, &state.policy, &delivery) {
+    let mut prepared = prepare(endpoint.provider, &endpoint.keys, &state.policy, &delivery);
+    if matches!(&prepared, Err(e) if e.status() == 401) {
+        // The secret may have been rotated since it was read: read it again
+        // (rate-limited) and verify once more with what was read.
+        if let Some(newer) = state
+            .endpoints
+            .after_rejection(snapshot, received_at_ms)
+            .await
+            && let Some(endpoint) = newer.endpoint(path)
+        {
+            prepared = prepare(endpoint.provider, &endpoint.keys, &state.policy, &delivery);
+        }
+    }
+    let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
             let status = e.status();

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use lambda_http::{run, service_fn};
-use triage_ingest::{IngestConfig, IngestState, compose, lambda_handler};
+use triage_ingest::handler::now_ms;
+use triage_ingest::{IngestConfig, IngestState, Keyring, lambda_handler};
 use triage_secrets::SecretResolver;
 use triage_sqs::SqsQueue;
 
@@ -47,16 +48,17 @@ async fn init() -> Result<IngestState<SqsQueue>, Box<dyn std::error::Error>> {
     let config = IngestConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let resolver = SecretResolver::with_sdk(&sdk);
-    // No test-secret fallback in AWS: a provider without secrets is not served.
-    let composed = compose::endpoints(&config.webhooks, &resolver, None).await?;
+    // No test-secret fallback in AWS: a provider without secrets is not
+    // served. The secrets are read again while running (keyring).
+    let (endpoints, composed) =
+        Keyring::load(config.webhooks.clone(), resolver, None, now_ms()).await?;
     for name in &composed.secret_unset {
         tracing::warn!(
             provider = name,
-            "webhook secret has no value yet: provider not served until it is filled"
+            "webhook secret has no value yet: provider not served until it is filled (read again every minute)"
         );
     }
-    let endpoints = composed.endpoints;
-    for e in &endpoints {
+    for e in &endpoints.snapshot().endpoints {
         tracing::info!(
             provider = e.provider.name(),
             route = e.provider.route(),

@@ -38,7 +38,8 @@ async fn fixture(policy: IngestPolicy) -> Fixture {
             Some(&format!("whsec_b2xkLXNlY3JldA==,{SECRET}")),
             300,
         )
-        .unwrap(),
+        .unwrap()
+        .into(),
         queue: SqsQueue::new(&sdk, url.clone(), Duration::from_secs(3)),
     };
     Fixture { sqs, url, state }
@@ -246,7 +247,7 @@ async fn unreachable_sqs_gives_503_fast() {
     let sdk = config_for(&format!("http://127.0.0.1:{port}")).await;
     let state = IngestState {
         policy: IngestPolicy::default(),
-        endpoints: endpoints(),
+        endpoints: endpoints().into(),
         queue: SqsQueue::new(
             &sdk,
             format!("http://127.0.0.1:{port}/123456789012/q"),
@@ -280,7 +281,7 @@ async fn black_hole_sqs_gives_503_within_the_timeout() {
     let timeout = Duration::from_millis(600);
     let state = IngestState {
         policy: IngestPolicy::default(),
-        endpoints: endpoints(),
+        endpoints: endpoints().into(),
         queue: SqsQueue::new(&sdk, format!("http://{addr}/123456789012/q"), timeout),
     };
     let started = Instant::now();
@@ -389,7 +390,7 @@ async fn inbound_route_answers_post_only_and_only_when_configured() {
     // A stack with only the Nylas secret does not serve the inbound route.
     let nylas_only = IngestState {
         policy: IngestPolicy::default(),
-        endpoints: endpoints(),
+        endpoints: endpoints().into(),
         queue: SqsQueue::new(&moto_config().await, f.url.clone(), Duration::from_secs(3)),
     };
     let resp = lambda_handler(&nylas_only, event("apigw-inbound-standard.json"))

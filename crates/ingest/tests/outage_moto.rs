@@ -95,7 +95,9 @@ async fn nothing_acknowledged_is_lost_across_an_sqs_outage() {
     let through_proxy = config_for(&proxy.url()).await;
     let state = Arc::new(IngestState {
         policy: IngestPolicy::default(),
-        endpoints: triage_ingest::compose::inline(Some(SECRET), None, 300).unwrap(),
+        endpoints: triage_ingest::compose::inline(Some(SECRET), None, 300)
+            .unwrap()
+            .into(),
         queue: SqsQueue::new(&through_proxy, url.clone(), CLIENT_TIMEOUT),
     });
 

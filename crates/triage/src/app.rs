@@ -8,8 +8,8 @@ use std::path::Path;
 use triage_core::classify::Rules;
 use triage_core::config::{ConfigError, EnvReader};
 use triage_core::ingest::IngestPolicy;
-use triage_ingest::WebhookConfig;
 use triage_ingest::compose::{self, Composed};
+use triage_ingest::{Keyring, WebhookConfig};
 use triage_nylas::{CachedFolders, NylasClient};
 use triage_secrets::SecretResolver;
 use triage_worker::ProcessingConfig;
@@ -92,10 +92,17 @@ pub fn ingest_policy(queue: QueueKind) -> Result<IngestPolicy, AppError> {
 }
 
 /// The webhook endpoints: every provider, each on its configured secrets
-/// (`*_ARN` read from Secrets Manager, as in the Lambda) or the test secret.
-pub async fn endpoints(resolver: &SecretResolver) -> Result<Composed, AppError> {
+/// (`*_ARN` read from Secrets Manager and read again while running, as in
+/// the Lambda) or the test secret.
+pub async fn endpoints() -> Result<(Keyring, Composed), AppError> {
     let config = WebhookConfig::from_env(&EnvReader::new(&env_lookup))?;
-    Ok(compose::endpoints(&config, resolver, Some(TEST_SECRET)).await?)
+    Ok(Keyring::load(
+        config,
+        SecretResolver::new(),
+        Some(TEST_SECRET),
+        triage_clock::now_ms(),
+    )
+    .await?)
 }
 
 /// The Nylas API, when `NYLAS_API_KEY_ARN` or `NYLAS_API_KEY` is set.

@@ -304,7 +304,7 @@ async fn build(
     }
     let queue = runtime::queue(queue, db.as_ref()).await?;
     let resolver = SecretResolver::new();
-    let composed = app::endpoints(&resolver).await?;
+    let (endpoints, composed) = app::endpoints().await?;
     for name in &composed.on_test_secret {
         let variable = triage_ingest::compose::PROVIDER_SECRETS
             .iter()
@@ -355,7 +355,7 @@ async fn build(
     );
     let ingest = IngestState {
         policy: app::ingest_policy(queue_kind)?,
-        endpoints: composed.endpoints,
+        endpoints,
         queue,
     };
     Ok((ingest, worker, tickets, events))

@@ -158,7 +158,11 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
             .with_enqueue_deadline(parts.limits.enqueue_deadline),
         ..parts.ingest
     };
+    // Routes are fixed at start; a provider whose secret is filled later
+    // is served after a restart (its route answers 404 until then).
     let routes: Vec<&'static str> = ingest
+        .endpoints
+        .snapshot()
         .endpoints
         .iter()
         .map(|e| e.provider.route())

@@ -4,8 +4,9 @@
 //! The webhook secret lives in the stack's Secrets Manager secret as a
 //! comma-separated list (ingest accepts any entry): `register` writes the
 //! one Nylas returns, `rotate` writes `NEW,OLD`, `rotate --finish` keeps
-//! `NEW`. Ingest reads the secret at cold start, so each change is followed
-//! by "reload ingest".
+//! `NEW`. Ingest follows each change by itself: it reads the list again
+//! when its copy is a minute old, and at once (rate-limited) when a
+//! signature fails with its copy (`triage_ingest::keyring`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,11 +24,9 @@ pub const TRIGGER: &str = "message.created";
 /// Attempts at storing a secret Nylas has just issued (it cannot be asked again).
 const STORE_ATTEMPTS: u32 = 3;
 
-const RELOAD_HINT: &str = "reload ingest so it reads the secret again (it reads it once per cold \
-     start): any configuration change replaces the running environments, e.g.\n    aws lambda \
-     update-function-configuration --function-name <IngestFunctionName> --description \"webhook \
-     secret updated $(date -u +%FT%TZ)\"\n  (local `triage serve`: restart it with \
-     NYLAS_WEBHOOK_SECRET set to the new list)";
+const FOLLOW_NOTE: &str = "nothing to reload: ingest reads the stored list again within a \
+     minute, and at once on the first delivery it cannot verify with its copy (a local `triage \
+     serve` given NYLAS_WEBHOOK_SECRET inline: restart it with the new list)";
 
 #[derive(Subcommand)]
 pub enum WebhooksCommand {
@@ -41,8 +40,8 @@ pub enum WebhooksCommand {
                       within 10 s. Ingest answers challenges without needing the secret, so \
                       registering works as long as ingest is deployed and running (it refuses to \
                       start on an empty secret: put a placeholder value first). Deliveries are \
-                      signed with the new secret at once; until ingest is reloaded they get 401, \
-                      which Nylas does not retry, so reload ingest right after.\n\n\
+                      signed with the new secret at once; the first one ingest cannot verify with \
+                      its copy makes it read the stored secret again, so no reload is needed.\n\n\
                       The API key comes from the Secrets Manager secret NYLAS_API_KEY_ARN, else \
                       from NYLAS_API_KEY; the API host from NYLAS_API_URI (default \
                       https://api.us.nylas.com).",
@@ -83,11 +82,11 @@ pub enum WebhooksCommand {
         long_about = "Step 1, `rotate --id ID`: reads the current secret list, asks Nylas for a new \
                       secret (Nylas signs with it at once and forgets the old one) and writes \
                       `NEW,OLD` so ingest accepts both: deliveries signed before the rotation and \
-                      retried later still verify. Reload ingest right away: until it reads the \
-                      new list, new deliveries get 401, which Nylas does not retry.\n\n\
+                      retried later still verify. Ingest reads the new list on the first \
+                      delivery signed with the new secret (and every minute): nothing to reload.\n\n\
                       Step 2, `rotate --finish`: once deliveries signed with the new secret are \
                       verified (no 401s from ingest, the webhook stays active), keeps only the \
-                      first (newest) secret. Reload ingest again.\n\n\
+                      first (newest) secret. Within a minute ingest stops accepting the old one.\n\n\
                       Nothing is rotated when the current list cannot be read. Secrets are never \
                       printed.",
         after_help = "Examples:\n  triage webhooks rotate --id 7a1b2c3d-... \n  triage webhooks rotate --finish\n  triage webhooks rotate --finish --secret-arn arn:aws:secretsmanager:...:secret:inbox-triage/nylas-webhook-secret-AbCdEf"
@@ -269,7 +268,7 @@ async fn register(url: &str, arn: &str, notify: &[String], json: bool) -> Result
              (`triage webhooks list`)"
         );
     }
-    println!("next: {RELOAD_HINT}");
+    println!("next: {FOLLOW_NOTE}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -370,7 +369,7 @@ async fn rotate(id: &str, arn: &str, json: bool) -> Result<ExitCode, String> {
             "secret_arn": arn,
             "secrets_stored": list.len(),
             "dropped_obsolete": dropped,
-            "next": ["reload ingest", "triage webhooks rotate --finish"],
+            "next": ["triage webhooks rotate --finish"],
         }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -382,12 +381,12 @@ async fn rotate(id: &str, arn: &str, json: bool) -> Result<ExitCode, String> {
         println!("dropped {dropped} obsolete secret(s) left by an unfinished rotation");
     }
     println!("next:");
-    println!("  1. now: {RELOAD_HINT}");
+    println!("  1. {FOLLOW_NOTE}");
     println!(
         "  2. once deliveries verify with the new secret (no 401s from ingest, the webhook stays \
          active in `triage webhooks list`): triage webhooks rotate --finish --secret-arn {arn}"
     );
-    println!("  3. reload ingest again");
+    println!("  3. within a minute of finishing, ingest refuses the old secret");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -418,7 +417,7 @@ async fn finish(arn: &str, json: bool) -> Result<ExitCode, String> {
         println!("{arn} holds one secret already: nothing to finish");
     } else {
         println!("kept the newest secret in {arn}, dropped {dropped} (not shown)");
-        println!("next: {RELOAD_HINT}");
+        println!("next: {FOLLOW_NOTE}");
     }
     Ok(ExitCode::SUCCESS)
 }
