@@ -94,11 +94,18 @@ WORKER_ACK_ENV = {"ACK_FROM_ADDRESS": {"Ref": "AckFromAddress"},
                   "ACK_SES_CONFIGURATION_SET": {"Ref": "AckSesConfigurationSet"}}
 
 
-def worker_ses_grants(conditions):
-    """The worker's (action, resource) SES grants under these condition values."""
+# Redelivery: delayed copies on its own queue, dead letters with their reason.
+WORKER_REDELIVERY = [("sqs:SendMessage", {"Fn::GetAtt": ["NotificationQueue", "Arn"]}),
+                     ("sqs:SendMessage", {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})]
+WORKER_REDELIVERY_ENV = {"QUEUE_URL": {"Ref": "NotificationQueue"}, "DLQ_URL": {"Ref": "DeadLetterQueue"}}
+
+
+def worker_grants(conditions):
+    """The worker's (action, resource) grants besides the tables under these condition values."""
+    grants = list(WORKER_REDELIVERY)
     if not conditions.get("HasAckFromAddress"):
-        return []
-    grants = [("ses:SendEmail", SES_ADDRESS_IDENTITY), ("ses:SendEmail", SES_DOMAIN_IDENTITY)]
+        return grants
+    grants += [("ses:SendEmail", SES_ADDRESS_IDENTITY), ("ses:SendEmail", SES_DOMAIN_IDENTITY)]
     if conditions.get("HasAckConfigurationSet"):
         grants.append(("ses:SendEmail", SES_CONFIGURATION_SET))
     return grants
@@ -328,7 +335,7 @@ def check_statements(name, fn, statements, conditions, problems):
             problems.append("WorkerFunction: allowed but never called: %s" % sorted(allowed - used))
         if used - allowed:
             problems.append("WorkerFunction: called but not allowed: %s" % sorted(used - allowed))
-        extra, missing = unmatched(other_grants, worker_ses_grants(conditions))
+        extra, missing = unmatched(other_grants, worker_grants(conditions))
         if extra or missing:
             problems.append("WorkerFunction%s: grants besides the tables not expected %r, expected but missing %r"
                             % (when, extra, missing))
@@ -365,7 +372,7 @@ def main():
             problems.append("IngestFunction: inline statements %r (it only sends to the queue and reads its secrets)" % statements)
         if name == "WorkerFunction":
             env = fn["Properties"].get("Environment", {}).get("Variables", {})
-            for var, value in WORKER_ACK_ENV.items():
+            for var, value in {**WORKER_ACK_ENV, **WORKER_REDELIVERY_ENV}.items():
                 if env.get(var) != value:
                     problems.append("WorkerFunction: environment %s is %r, expected %r" % (var, env.get(var), value))
             events = fn["Properties"].get("Events", {})

@@ -19,6 +19,8 @@
 //!   the rules file, the [`slack`] message, Standard-Webhooks-
 //!   [`signed_delivery`] of an event, and [`acknowledgement`]s with their
 //!   loop guard.
+//! - What happens to a notification the worker could not finish:
+//!   [`redelivery`].
 //! - Around them: [`ports`], [`config`], [`remember`], [`json_error`],
 //!   [`logsafe`], and the neutral [`message`] model every provider yields.
 
@@ -41,6 +43,7 @@ pub mod message;
 pub mod message_check;
 pub mod ports;
 pub mod provider;
+pub mod redelivery;
 pub mod remember;
 pub mod retry;
 pub mod routing;

@@ -158,6 +158,11 @@ pub enum FetchError {
     /// Worth retrying later: 429/5xx exhausted, timeouts, connection errors.
     #[error("provider API transient failure: {0}")]
     Transient(String),
+    /// The provider asked to wait (`Retry-After`) longer than the caller
+    /// could: retry after `retry_after_ms`, which is not a fault of the
+    /// message (`redelivery::Setback::Throttled`).
+    #[error("provider API asked to wait {retry_after_ms} ms: {detail}")]
+    Throttled { retry_after_ms: u64, detail: String },
     /// Retrying will not help: 400/401/403, malformed response.
     #[error("provider API permanent failure: {0}")]
     Permanent(String),
@@ -191,4 +196,56 @@ pub trait MessageSource: Send + Sync {
         grant_id: &str,
         deadline: Instant,
     ) -> impl Future<Output = Result<HashMap<String, FolderRole>, FetchError>> + Send;
+}
+
+/// Where a runner puts a queued notification the worker will not finish
+/// now (`redelivery`): back on its queue for later without spending its
+/// receives, or into the dead-letter queue with its reason. SQS implements
+/// it with a delayed copy and `SendMessage` to the DLQ; the local queue has
+/// its own `defer` and dead-letter table.
+pub trait Redelivery: Send + Sync {
+    /// Queue `record` again, not to be processed before `not_before_ms`,
+    /// carrying `deferrals`. The caller then deletes the original.
+    fn put_back(
+        &self,
+        record: &crate::redelivery::Record<'_>,
+        not_before_ms: i64,
+        deferrals: u32,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Move `record` to the dead-letter queue with `letter`'s reason. The
+    /// caller then deletes the original.
+    fn dead_letter(
+        &self,
+        record: &crate::redelivery::Record<'_>,
+        letter: &crate::redelivery::DeadLetter,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// No redelivery: every call fails, so the runner falls back to its
+/// queue's own retries (a batch item failure on SQS).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRedelivery;
+
+impl Redelivery for NoRedelivery {
+    async fn put_back(
+        &self,
+        _: &crate::redelivery::Record<'_>,
+        _: i64,
+        _: u32,
+        _: i64,
+    ) -> Result<(), QueueError> {
+        Err(QueueError::Unavailable("no redelivery configured".into()))
+    }
+
+    async fn dead_letter(
+        &self,
+        _: &crate::redelivery::Record<'_>,
+        _: &crate::redelivery::DeadLetter,
+    ) -> Result<(), QueueError> {
+        Err(QueueError::Unavailable(
+            "no dead-letter queue configured".into(),
+        ))
+    }
 }

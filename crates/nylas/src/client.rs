@@ -617,6 +617,7 @@ pub(crate) fn give_up(attempts: u32, reason: GiveUpReason, last: Option<&Retryab
         reason,
         last: last.map_or_else(|| "none".to_owned(), ToString::to_string),
         last_status: last.and_then(Retryable::status),
+        retry_after: last.and_then(Retryable::retry_after),
     }
 }
 

@@ -67,6 +67,8 @@ pub enum NylasError {
         last: String,
         /// Status of the last failure, when it was an HTTP answer.
         last_status: Option<u16>,
+        /// The last failure's `Retry-After`, when it had one.
+        retry_after: Option<std::time::Duration>,
     },
 }
 
@@ -79,7 +81,17 @@ impl NylasError {
 
 impl From<NylasError> for FetchError {
     fn from(e: NylasError) -> Self {
-        if e.is_transient() {
+        if let NylasError::GaveUp {
+            retry_after: Some(wait),
+            ..
+        } = &e
+        {
+            // The provider said how long: carry it to the queue.
+            FetchError::Throttled {
+                retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                detail: e.to_string(),
+            }
+        } else if e.is_transient() {
             FetchError::Transient(e.to_string())
         } else {
             FetchError::Permanent(e.to_string())
@@ -98,6 +110,7 @@ mod tests {
             reason: GiveUpReason::AttemptsExhausted,
             last: "HTTP 503".into(),
             last_status: Some(503),
+            retry_after: None,
         };
         match FetchError::from(e) {
             FetchError::Transient(m) => assert!(m.contains("HTTP 503"), "{m}"),

@@ -240,7 +240,7 @@ async fn retry_after_beyond_deadline_stops_at_once() {
     let started = Instant::now();
     let result = nylas.fetch_message(GRANT, MSG, in_secs(2)).await;
     assert!(
-        matches!(&result, Err(FetchError::Transient(m)) if m.contains("HTTP 429") && m.contains("deadline")),
+        matches!(&result, Err(FetchError::Throttled { retry_after_ms: 30_000, detail: m }) if m.contains("HTTP 429") && m.contains("deadline")),
         "{result:?}"
     );
     assert_eq!(request_count(&server).await, 1);

@@ -1,5 +1,6 @@
-//! SQS adapter: [`NotificationQueue`] over `SendMessageBatch`, and the
-//! events dead-letter queue ([`dead_events`]).
+//! SQS adapter: [`NotificationQueue`] over `SendMessageBatch`, the
+//! worker's [`redelivery`] (delayed copies and the DLQ with reasons), and
+//! the events dead-letter queue ([`dead_events`]).
 //!
 //! Messages are grouped into batches of at most 10 entries and at most
 //! `max_batch_bytes`; entries SQS refuses for a reason on its side are tried
@@ -7,6 +8,7 @@
 //! so ingest can answer 503 well inside a provider's 10-second window.
 
 pub mod dead_events;
+pub mod redelivery;
 
 use std::time::{Duration, Instant};
 

@@ -29,10 +29,17 @@ use crate::runtime::QueueKind;
 /// Message attributes shown for each sampled message (ids and types only).
 const ID_ATTRIBUTES: [&str; 4] = ["notification_id", "grant_id", "message_id", "type"];
 
-/// Message attributes that may carry a failure reason. SQS moves a message
-/// to the DLQ without saying why, so these are present only when a producer
-/// set them; otherwise the reason is in the worker's logs.
-const REASON_ATTRIBUTES: [&str; 4] = ["failure_reason", "last_error", "error", "reason"];
+/// Message attributes that may carry a failure reason: the worker's own
+/// (`triage-reason`, set when it dead-letters a message itself), then
+/// common ones. SQS's own redrive (after `maxReceiveCount`) says nothing,
+/// so a message moved by it has no reason here; it is in the worker's logs.
+const REASON_ATTRIBUTES: [&str; 5] = [
+    triage_core::redelivery::attributes::REASON,
+    "failure_reason",
+    "last_error",
+    "error",
+    "reason",
+];
 
 /// How long a message received for redrive stays hidden in the DLQ: if the
 /// send or the delete fails, it reappears after this.

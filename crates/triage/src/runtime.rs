@@ -15,6 +15,7 @@ use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, NotificationQueue, QueueError,
     StoreError, TicketFilter, TicketStore,
 };
+use triage_core::redelivery::{self, Disposition, disposition};
 use triage_core::remember::RememberCompleted;
 use triage_core::ticket::{Ticket, TicketWrite};
 use triage_dynamodb::{DynamoAckLedger, DynamoIdempotency, DynamoTickets};
@@ -27,16 +28,11 @@ use triage_worker::{Failure, Worker};
 use crate::memqueue::MemoryQueue;
 use crate::output::{Event, Printer};
 
-/// After this many receives a permanently failing message goes to the DLQ
-/// (the template's `MaxReceiveCount` default).
-pub const MAX_RECEIVES: u32 = 5;
 /// How long a received message stays invisible to other consumers.
 pub const VISIBILITY: Duration = Duration::from_secs(30);
-/// A message whose claim another worker holds is received again this long
-/// after the claim's lease ends.
-pub const LEASE_MARGIN_MS: i64 = 250;
-/// How long to wait before a failed message is tried again.
-pub const RETRY_DELAY: Duration = Duration::from_secs(2);
+/// How long to wait before a failed message is tried again (the core's
+/// redelivery rule).
+pub const RETRY_DELAY: Duration = Duration::from_millis(redelivery::RETRY_DELAY_MS as u64);
 
 /// Idempotency store chosen at run time.
 pub enum AnyIdempotency {
@@ -406,13 +402,13 @@ impl AnyQueue {
 
     /// Hide the message until `until_ms` without counting this receive
     /// toward dead-lettering (locally). SQS counts every receive, so there
-    /// the message is hidden until `lease_until_ms` instead and received
-    /// once more then.
+    /// the message is hidden until `wait_end_ms` (a claim's lease end, a
+    /// provider's wait) instead and received once more then.
     async fn wait_until(
         &self,
         d: &Delivery,
         until_ms: i64,
-        lease_until_ms: i64,
+        wait_end_ms: i64,
         reason: &str,
     ) -> Result<(), String> {
         match (self, &d.handle) {
@@ -422,7 +418,7 @@ impl AnyQueue {
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             (AnyQueue::Sqs(q), Handle::Sqs(receipt)) => {
-                let until_ms = lease_until_ms.saturating_add(LEASE_MARGIN_MS);
+                let until_ms = wait_end_ms.saturating_add(redelivery::LEASE_MARGIN_MS);
                 let secs = (until_ms.saturating_sub(now_ms()) + 999) / 1000;
                 // SQS allows at most 12 hours of visibility.
                 let secs = i32::try_from(secs.clamp(1, 43_200)).unwrap_or(43_200);
@@ -578,34 +574,37 @@ pub async fn worker_loop(
                             }
                             Event::Done(ids, outcome)
                         }
-                        Err(Failure::InProgress { lease_until_ms }) => {
-                            // Another worker holds the claim: a live one
-                            // finishes soon (then this is a duplicate), a dead
-                            // one's lease must run out. Look again after the
-                            // retry delay or at the lease's end, whichever
-                            // comes first, never spending a receive on it.
-                            let failure = Failure::InProgress { lease_until_ms };
-                            let reason = triage_core::logsafe::escape_capped(&failure.to_string(), 500);
-                            let until = lease_until_ms
-                                .saturating_add(LEASE_MARGIN_MS)
-                                .min(now_ms().saturating_add(millis(RETRY_DELAY)));
-                            if let Err(e) = queue.wait_until(&d, until, lease_until_ms, &reason).await {
-                                tracing::warn!(error = %e, "could not defer; retrying sooner");
-                                let _ = queue.retry_later(&d, &reason).await;
-                            }
-                            Event::Failed { ids, failure, dead_lettered: false }
-                        }
                         Err(failure) => {
-                            let permanent = matches!(failure, Failure::Permanent(_));
-                            let exhausted = d.receive_count >= MAX_RECEIVES;
-                            // Kept with the dead letter: capped, escaped.
-                            let reason = triage_core::logsafe::escape_capped(&failure.to_string(), 500);
-                            let dead_lettered = if permanent || exhausted {
-                                queue.dead_letter(&d, &reason).await.unwrap_or(false)
-                            } else {
-                                let _ = queue.retry_later(&d, &reason).await;
-                                false
-                            };
+                            // The core's redelivery rule: permanent failures
+                            // dead-lettered at once, transient ones retried,
+                            // waits (another worker's claim, a throttled
+                            // provider) never spending a receive.
+                            let reason = triage_core::logsafe::escape_capped(
+                                &failure.to_string(),
+                                redelivery::REASON_CAP,
+                            );
+                            let now = now_ms();
+                            let dead_lettered =
+                                match disposition(failure.setback(now), d.receive_count, 0, now) {
+                                    Disposition::DeadLetter => {
+                                        queue.dead_letter(&d, &reason).await.unwrap_or(false)
+                                    }
+                                    Disposition::RetryAt { counts: true, .. } => {
+                                        let _ = queue.retry_later(&d, &reason).await;
+                                        false
+                                    }
+                                    Disposition::RetryAt { at_ms, counts: false } => {
+                                        let wait_end = match failure {
+                                            Failure::InProgress { lease_until_ms } => lease_until_ms,
+                                            _ => at_ms,
+                                        };
+                                        if let Err(e) = queue.wait_until(&d, at_ms, wait_end, &reason).await {
+                                            tracing::warn!(error = %e, "could not defer; retrying sooner");
+                                            let _ = queue.retry_later(&d, &reason).await;
+                                        }
+                                        false
+                                    }
+                                };
                             Event::Failed { ids, failure, dead_lettered }
                         }
                     };

@@ -395,16 +395,22 @@ async fn fill_dlq(sqs: &aws_sdk_sqs::Client, dlq: &str) -> Vec<(String, HashMap<
     let mut sent = Vec::new();
     for i in 0..3 {
         let body = format!(r#"{{"envelope_version":1,"note":"{BODY_MARKER}-{i}"}}"#);
-        let attrs: HashMap<String, String> = [
+        let mut attrs: Vec<(&str, String)> = vec![
             ("envelope_version", "1".to_string()),
             ("notification_id", format!("notif-{i}")),
             ("grant_id", "grant-ops".to_string()),
             ("message_id", format!("msg-{i}")),
             ("type", "message.created".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        ];
+        if i == 0 {
+            // What the worker sets when it dead-letters a message itself.
+            attrs.push((
+                "triage-reason",
+                "permanent: envelope has no grant id or message id".to_string(),
+            ));
+        }
+        let attrs: HashMap<String, String> =
+            attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let mut req = sqs.send_message().queue_url(dlq).message_body(&body);
         for (k, v) in &attrs {
             req = req.message_attributes(k, attr(v));
@@ -451,6 +457,10 @@ async fn dlq_inspect_counts_and_shows_ids_but_no_body() {
     .await;
     let out = assert_ok(&o);
     assert!(out.contains("count: 3"), "{out}");
+    assert!(
+        out.contains("envelope has no grant id or message id"),
+        "the worker's reason is shown:\n{out}"
+    );
     for i in 0..3 {
         assert!(
             out.contains(&format!("notif-{i}")),

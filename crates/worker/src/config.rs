@@ -104,6 +104,18 @@ pub struct WorkerConfig {
     pub idempotency_table: String,
     pub tickets_table: String,
     pub processing: ProcessingConfig,
+    /// `QUEUE_URL` and `DLQ_URL` together: the worker's own queue and its
+    /// dead-letter queue, for redelivery (permanent failures dead-lettered
+    /// at once with their reason; waits put back without spending a
+    /// receive). Unset: every failure is left to SQS's retries.
+    pub redelivery: Option<RedeliveryQueues>,
+}
+
+/// The queues redelivery writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedeliveryQueues {
+    pub queue_url: String,
+    pub dlq_url: String,
 }
 
 impl WorkerConfig {
@@ -122,6 +134,22 @@ impl WorkerConfig {
             )?,
             tickets_table: env.required("TICKETS_TABLE", "the DynamoDB table of tickets")?,
             processing,
+            redelivery: match (env.get("QUEUE_URL"), env.get("DLQ_URL")) {
+                (Some(queue_url), Some(dlq_url)) => Some(RedeliveryQueues { queue_url, dlq_url }),
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(ConfigError::Missing {
+                        name: "DLQ_URL",
+                        hint: "set DLQ_URL with QUEUE_URL (or neither)",
+                    });
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError::Missing {
+                        name: "QUEUE_URL",
+                        hint: "set QUEUE_URL with DLQ_URL (or neither)",
+                    });
+                }
+            },
         })
     }
 }

@@ -20,9 +20,10 @@ use triage_core::logsafe::Escaped;
 use triage_core::message::{BodyFormat, Message};
 use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, FetchError, FolderRole, IdempotencyStore, MessageSource,
-    StoreError, TicketStore,
+    NoRedelivery, Redelivery, StoreError, TicketStore,
 };
 use triage_core::provider::{self, FetchRule};
+use triage_core::redelivery::{DeadLetter, Disposition, Record, Setback, disposition};
 use triage_core::text::visible_text;
 use triage_core::ticket::{AppliedRule, TicketWrite, build_ticket};
 
@@ -81,15 +82,19 @@ impl Outcome {
     }
 }
 
-/// Why a record failed. Every failure is reported as a batch item failure:
-/// transient ones succeed on redelivery, permanent ones reach the DLQ after
-/// `maxReceiveCount` with this reason in the logs.
+/// Why a record failed. What happens next is the core's
+/// [`redelivery`](triage_core::redelivery) rule: permanent failures go to
+/// the DLQ at once with this reason, transient ones are retried, waits
+/// (a throttled provider, another worker's claim) do not count.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
     #[error("permanent: {0}")]
     Permanent(String),
     #[error("transient: {0}")]
     Transient(String),
+    /// The provider asked to wait longer than this run could.
+    #[error("throttled for {retry_after_ms} ms: {reason}")]
+    Throttled { retry_after_ms: u64, reason: String },
     /// Another worker holds a live claim on this message.
     #[error("in progress elsewhere (lease until {lease_until_ms})")]
     InProgress { lease_until_ms: i64 },
@@ -100,7 +105,22 @@ impl Failure {
         match self {
             Failure::Permanent(_) => "permanent",
             Failure::Transient(_) => "transient",
+            Failure::Throttled { .. } => "throttled",
             Failure::InProgress { .. } => "in_progress",
+        }
+    }
+
+    /// The failure as the redelivery rule sees it, at `now_ms`.
+    pub fn setback(&self, now_ms: i64) -> Setback {
+        match self {
+            Failure::Permanent(_) => Setback::Permanent,
+            Failure::Transient(_) => Setback::Transient,
+            Failure::Throttled { retry_after_ms, .. } => Setback::Throttled {
+                until_ms: now_ms.saturating_add(i64::try_from(*retry_after_ms).unwrap_or(i64::MAX)),
+            },
+            Failure::InProgress { lease_until_ms } => Setback::InProgress {
+                lease_until_ms: *lease_until_ms,
+            },
         }
     }
 }
@@ -125,6 +145,13 @@ impl From<FetchError> for Failure {
     fn from(e: FetchError) -> Self {
         match e {
             FetchError::Transient(m) => Failure::Transient(m),
+            FetchError::Throttled {
+                retry_after_ms,
+                detail,
+            } => Failure::Throttled {
+                retry_after_ms,
+                reason: detail,
+            },
             FetchError::Permanent(m) => Failure::Permanent(m),
         }
     }
@@ -355,40 +382,41 @@ where
         })
     }
 
-    /// Handle an SQS batch; report only the records that failed.
+    /// Handle an SQS batch without redelivery: every failure is reported
+    /// for the queue's own retries (tests and runners without a DLQ URL).
     pub async fn process_batch(
         &self,
         records: Vec<SqsMessage>,
         now_ms: i64,
         deadline: Instant,
     ) -> SqsBatchResponse {
+        self.process_batch_with(records, now_ms, deadline, &NoRedelivery)
+            .await
+    }
+
+    /// Handle an SQS batch; report only the records left to the queue's
+    /// own retries. Each failure follows the core's redelivery rule through
+    /// `redelivery`: a permanent one is sent to the DLQ with its reason and
+    /// reported done (Lambda deletes it), a wait is put back as a delayed
+    /// copy without spending a receive; when that call fails, the record is
+    /// reported failed and SQS's `maxReceiveCount` is the fallback.
+    pub async fn process_batch_with<R: Redelivery>(
+        &self,
+        records: Vec<SqsMessage>,
+        now_ms: i64,
+        deadline: Instant,
+        redelivery: &R,
+    ) -> SqsBatchResponse {
         let concurrency = self.settings.concurrency.max(1);
         let failures: Vec<BatchItemFailure> = futures_util::stream::iter(records)
             .map(|record| async move {
-                let started = Instant::now();
                 let sqs_id = record.message_id.clone().unwrap_or_default();
-                let receive_count = record
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .cloned()
-                    .unwrap_or_default();
-                let result = match record.body.as_deref() {
-                    Some(body) => self.process(body, now_ms, deadline).await,
-                    None => (
-                        RecordIds::default(),
-                        Err(Failure::Permanent("record has no body".into())),
-                    ),
-                };
-                log_result(&sqs_id, &receive_count, &result.0, &result.1, started);
-                record_metrics(&result.1);
-                match result.1 {
-                    Ok(_) => None,
-                    Err(_) => {
-                        let mut f = BatchItemFailure::default();
-                        f.item_identifier = sqs_id;
-                        Some(f)
-                    }
-                }
+                let handled = self.record(&record, now_ms, deadline, redelivery).await;
+                (!handled).then(|| {
+                    let mut f = BatchItemFailure::default();
+                    f.item_identifier = sqs_id;
+                    f
+                })
             })
             .buffer_unordered(concurrency)
             .filter_map(|f| async move { f })
@@ -397,6 +425,105 @@ where
         let mut resp = SqsBatchResponse::default();
         resp.batch_item_failures = failures;
         resp
+    }
+
+    /// One SQS record; `true` when it may be deleted (done, put back or
+    /// dead-lettered), `false` to leave it to the queue's retries.
+    async fn record<R: Redelivery>(
+        &self,
+        record: &SqsMessage,
+        now_ms: i64,
+        deadline: Instant,
+        redelivery: &R,
+    ) -> bool {
+        let started = Instant::now();
+        let sqs_id = record.message_id.as_deref().unwrap_or_default();
+        let receive_count = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(1);
+        let attributes: Vec<(String, String)> = record
+            .message_attributes
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.string_value.clone()?)))
+            .collect();
+        let body = record.body.as_deref().unwrap_or_default();
+        let rec = Record {
+            body,
+            attributes: &attributes,
+        };
+        // Put back for a provider's wait longer than SQS's 15-minute delay:
+        // hop again without asking the provider early.
+        if let Some(not_before) = rec.not_before_ms()
+            && not_before > now_ms.saturating_add(1_000)
+        {
+            return match redelivery
+                .put_back(&rec, not_before, rec.deferrals(), now_ms)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(sqs_message_id = %Escaped(sqs_id), wait_ms = not_before - now_ms, "still waiting for the provider; put back");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(sqs_message_id = %Escaped(sqs_id), error = %e, "could not put back; left to the queue");
+                    false
+                }
+            };
+        }
+        let result = match record.body.as_deref() {
+            Some(body) => self.process(body, now_ms, deadline).await,
+            None => (
+                RecordIds::default(),
+                Err(Failure::Permanent("record has no body".into())),
+            ),
+        };
+        let (ids, result) = result;
+        record_metrics(&result);
+        let failure = match result {
+            Ok(outcome) => {
+                log_result(sqs_id, receive_count, &ids, &Ok(outcome), started, "done");
+                return true;
+            }
+            Err(f) => f,
+        };
+        let deferrals = rec.deferrals();
+        let (handled, next) =
+            match disposition(failure.setback(now_ms), receive_count, deferrals, now_ms) {
+                Disposition::DeadLetter => {
+                    let letter = DeadLetter::new(
+                        failure.code(),
+                        &failure.to_string(),
+                        receive_count,
+                        now_ms,
+                    );
+                    match redelivery.dead_letter(&rec, &letter).await {
+                        Ok(()) => {
+                            metrics::counter!("DeadLettered", "Kind" => failure.code())
+                                .increment(1);
+                            (true, "dead_lettered")
+                        }
+                        Err(_) => (false, "left_to_queue"),
+                    }
+                }
+                Disposition::RetryAt { counts: true, .. } => (false, "retry"),
+                Disposition::RetryAt {
+                    at_ms,
+                    counts: false,
+                } => {
+                    let deferrals = match failure {
+                        Failure::Throttled { .. } => deferrals.saturating_add(1),
+                        _ => deferrals,
+                    };
+                    match redelivery.put_back(&rec, at_ms, deferrals, now_ms).await {
+                        Ok(()) => (true, "put_back"),
+                        Err(_) => (false, "left_to_queue"),
+                    }
+                }
+            };
+        log_result(sqs_id, receive_count, &ids, &Err(failure), started, next);
+        handled
     }
 }
 
@@ -420,10 +547,11 @@ fn fill_ids(mut m: Message, grant: &str, id: &str) -> Message {
 
 fn log_result(
     sqs_id: &str,
-    receive_count: &str,
+    receive_count: u32,
     ids: &RecordIds,
     result: &Result<Outcome, Failure>,
     started: Instant,
+    next: &'static str,
 ) {
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     match result {
@@ -471,8 +599,9 @@ fn log_result(
                 outcome = "failed",
                 failure = failure.code(),
                 reason = %Escaped(&failure.to_string()),
+                next,
                 duration_us,
-                "record failed; reported for retry"
+                "record failed"
             );
         }
     }

@@ -11,6 +11,8 @@ use triage_core::remember::RememberCompleted;
 use triage_dynamodb::{DynamoAckLedger, DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient};
 use triage_secrets::SecretResolver;
+use triage_sqs::SqsQueue;
+use triage_sqs::redelivery::SqsRedelivery;
 use triage_worker::compose::AckSenders;
 use triage_worker::{Worker, WorkerConfig, compose};
 
@@ -24,13 +26,17 @@ type LambdaWorker = Worker<
 /// CloudWatch namespace of the business metrics (template.yaml's dashboard).
 const METRICS_NAMESPACE: &str = "InboxTriage";
 
-/// Stop API retries this long before the Lambda's own deadline.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// The bound on one redelivery call (a put-back copy or a dead letter).
+const REDELIVERY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Stop API retries this long before the Lambda's own deadline (room for
+/// one redelivery call after them).
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
-    let worker = match init().await {
+    let (worker, redelivery) = match init().await {
         Ok(w) => w,
         Err(e) => {
             tracing::error!(error = %e, "worker cannot start");
@@ -47,12 +53,18 @@ async fn main() -> ExitCode {
             None
         }
     };
-    let worker = &worker;
+    let (worker, redelivery) = (&worker, &redelivery);
     let handler = service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = remaining(event.context.deadline);
-        let resp: SqsBatchResponse = worker
-            .process_batch(event.payload.records, now_ms(), deadline)
-            .await;
+        let records = event.payload.records;
+        let resp: SqsBatchResponse = match redelivery {
+            Some(r) => {
+                worker
+                    .process_batch_with(records, now_ms(), deadline, r)
+                    .await
+            }
+            None => worker.process_batch(records, now_ms(), deadline).await,
+        };
         if let Some(m) = metrics {
             // EMF documents go to stdout, where CloudWatch Logs picks them up.
             if let Err(e) = m.flush(std::io::stdout()) {
@@ -70,7 +82,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
+async fn init() -> Result<(LambdaWorker, Option<SqsRedelivery>), Box<dyn std::error::Error>> {
     let config = WorkerConfig::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let processing = config.processing;
@@ -101,14 +113,25 @@ async fn init() -> Result<LambdaWorker, Box<dyn std::error::Error>> {
     )
     .await?;
     tracing::info!(acknowledgements = acks.policy.enabled, "acknowledgements");
-    Ok(Worker::new(
+    let redelivery = config.redelivery.map(|q| {
+        SqsRedelivery::new(
+            SqsQueue::new(&sdk, q.queue_url, REDELIVERY_TIMEOUT),
+            q.dlq_url,
+        )
+    });
+    tracing::info!(
+        redelivery = redelivery.is_some(),
+        "permanent failures dead-lettered at once; waits put back"
+    );
+    let worker = Worker::new(
         DynamoIdempotency::new(&ddb, config.idempotency_table),
         DynamoTickets::new(&ddb, config.tickets_table),
         source,
         rules,
         processing.settings,
     )
-    .with_acknowledgements(acks))
+    .with_acknowledgements(acks);
+    Ok((worker, redelivery))
 }
 
 /// The Lambda deadline (unix ms) as an `Instant`, less a margin.
