@@ -20,7 +20,8 @@
 //!   [`signed_delivery`] of an event, and [`acknowledgement`]s with their
 //!   loop guard.
 //! - What happens to a notification the worker could not finish:
-//!   [`redelivery`].
+//!   [`redelivery`]; finding mail whose notification never came:
+//!   [`reconcile`].
 //! - Around them: [`ports`], [`config`], [`remember`], [`json_error`],
 //!   [`logsafe`], and the neutral [`message`] model every provider yields.
 
@@ -43,6 +44,7 @@ pub mod message;
 pub mod message_check;
 pub mod ports;
 pub mod provider;
+pub mod reconcile;
 pub mod redelivery;
 pub mod remember;
 pub mod retry;

@@ -381,6 +381,30 @@ impl WebhookAdmin {
         .into())
     }
 
+    /// `PUT /v3/webhooks/{id}` with `{"status": "active"}`: ask Nylas to
+    /// deliver to a destination it marked `failed` again.
+    pub async fn reactivate_webhook(&self, id: &str) -> Result<(), AdminError> {
+        check_segment("webhook id", id)?;
+        let answer = self
+            .call(Call {
+                op: "reactivate_webhook",
+                item: id,
+                method: Method::PUT,
+                url: self.url(&format!("/v3/webhooks/{}", encode_component(id))),
+                body: Some(br#"{"status":"active"}"#.to_vec()),
+                replay: Replay::Safe,
+            })
+            .await?;
+        let parsed: Envelope<serde_json::Value> = parse_json(&answer, "updated webhook")?;
+        tracing::info!(
+            op = "reactivate_webhook",
+            webhook_id = id,
+            request_id = parsed.request_id.as_deref().unwrap_or(""),
+            "webhook reactivated"
+        );
+        Ok(())
+    }
+
     /// `POST /v3/webhooks/rotate-secret/{id}`: the destination's new secret.
     /// Nylas signs with it at once and forgets the previous one.
     pub async fn rotate_secret(&self, id: &str) -> Result<WebhookSecret, AdminError> {

@@ -63,7 +63,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 /// What a successful round of attempts produced.
-enum Success {
+pub(crate) enum Success {
     Body(Vec<u8>),
     NotFound(ErrorInfo),
 }
@@ -345,7 +345,7 @@ impl NylasClient {
 
     /// Attempts a GET until success, a permanent failure, the attempt limit
     /// or the deadline.
-    async fn get_with_retries(
+    pub(crate) async fn get_with_retries(
         &self,
         url: &str,
         ctx: &Ctx<'_>,

@@ -12,6 +12,8 @@
 //! - [`CachedFolders`] caches folder roles per grant for the life of the process.
 //! - [`send`]: acknowledgements as replies through the receiving grant
 //!   (`AckSender`), with an `Idempotency-Key` so retries never send twice.
+//! - [`reconcile`]: grants, received messages and webhook health for the
+//!   core's reconciliation.
 //! - [`WebhookAdmin`] (operator tooling): create, list, rotate the secret of
 //!   and send test events to webhook destinations.
 //!
@@ -23,6 +25,7 @@ mod client;
 mod config;
 mod error;
 mod folders;
+pub mod reconcile;
 pub mod send;
 
 pub use admin::{
