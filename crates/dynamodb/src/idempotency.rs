@@ -70,6 +70,11 @@ impl DynamoIdempotency {
         }
     }
 
+    /// The client (reconciliation's reads share it).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table

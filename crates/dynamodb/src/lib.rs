@@ -1,6 +1,8 @@
 //! DynamoDB adapter: idempotency records ([`DynamoIdempotency`]), tickets
 //! with threading ([`DynamoTickets`]) and acknowledgement records
-//! ([`acks::DynamoAckLedger`], in the idempotency table).
+//! ([`acks::DynamoAckLedger`], in the idempotency table), and
+//! reconciliation's cursors and known-message reads ([`reconcile`], on the
+//! idempotency table).
 //!
 //! Both tables have a single string hash key `pk`; the idempotency table's
 //! TTL attribute is `expires_at` (unix seconds). Tickets never expire. The
@@ -29,6 +31,7 @@ mod attr;
 mod error;
 pub mod idempotency;
 mod keylock;
+pub mod reconcile;
 pub mod tickets;
 
 pub use acks::DynamoAckLedger;

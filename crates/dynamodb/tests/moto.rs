@@ -92,6 +92,13 @@ async fn acknowledgement_ledger_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn reconciliation_store_contract() {
+    let e = env().await;
+    triage_testkit::reconcile_contract::reconcile_store_contract(&*e.idem).await;
+    e.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn idempotency_concurrent_claims() {
     let e = env().await;
     contract::idempotency_concurrency_contract(std::slice::from_ref(&e.idem)).await;

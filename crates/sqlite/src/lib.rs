@@ -18,7 +18,10 @@
 //!
 //! * Acknowledgement records ([`acks`]): once per ticket, per-sender windows.
 //!
-//! # Schema (version 4)
+//! * Reconciliation ([`reconcile`]): cursors per provider and grant, and
+//!   which messages the idempotency records already know.
+//!
+//! # Schema (version 5)
 //!
 //! | table                | key                                   | holds                                   |
 //! |----------------------|---------------------------------------|-----------------------------------------|
@@ -28,6 +31,7 @@
 //! | `queue_messages`     | `id` (autoincrement)                  | `entry_id`, `body`, `attributes` (JSON pairs), `enqueued_at_ms`, `visible_at_ms`, `receive_count`, `last_error` |
 //! | `queue_dead_letters` | `id` (the queue id it had)            | the message plus `reason`, `dead_at_ms` |
 //! | `ack_ledger`         | `key`                                 | `window_start`, `slots`, `expires_at` (s) |
+//! | `reconcile_cursors`  | `(provider, grant_id)`                | `cursor_s`, `updated_at_ms` |
 //! | `outbox`             | `event_id`                            | `ticket_id`, `event` (JSON), `delivered` (JSON names), `attempts`, `status` (`pending`/`dead`), `next_attempt_ms`, `created_at_ms`, `last_error` |
 //!
 //! Indexes: `idempotency(expires_at)`, `tickets(created_at DESC, id)`,
@@ -52,6 +56,7 @@ pub mod error;
 pub mod idempotency;
 pub mod outbox;
 pub mod queue;
+pub mod reconcile;
 pub mod schema;
 pub mod tickets;
 
@@ -98,6 +103,8 @@ pub const LOOKUP_QUERIES: &[(&str, &str)] = &[
     ("idempotency: read record", idempotency::SELECT_RECORD),
     ("idempotency: release", idempotency::DELETE_IN_PROGRESS),
     ("idempotency: purge expired", idempotency::DELETE_EXPIRED),
+    ("reconcile: known message", reconcile::SELECT_KNOWN),
+    ("reconcile: read cursor", reconcile::SELECT_CURSOR),
     ("tickets: ticket exists", tickets::SELECT_TICKET_EXISTS),
     ("tickets: read pointer", tickets::SELECT_POINTER),
     ("tickets: read append state", tickets::SELECT_APPEND_STATE),

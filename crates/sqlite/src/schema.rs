@@ -122,7 +122,19 @@ CREATE TABLE ack_ledger (
 ) WITHOUT ROWID;
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+/// Version 5: reconciliation cursors (#13), one per provider and grant
+/// (unix seconds: every message received before it was looked at).
+const V5: &str = r#"
+CREATE TABLE reconcile_cursors (
+    provider      TEXT    NOT NULL,
+    grant_id      TEXT    NOT NULL,
+    cursor_s      INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (provider, grant_id)
+) WITHOUT ROWID;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

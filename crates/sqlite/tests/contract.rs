@@ -380,3 +380,9 @@ async fn acknowledgement_ledger_contract() {
     let store = SqliteDb::open_in_memory().unwrap().store();
     triage_testkit::ack_contract::ack_ledger_contract(&store).await;
 }
+
+#[tokio::test]
+async fn reconciliation_store_contract() {
+    let store = SqliteDb::open_in_memory().unwrap().store();
+    triage_testkit::reconcile_contract::reconcile_store_contract(&store).await;
+}

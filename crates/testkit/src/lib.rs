@@ -6,6 +6,7 @@
 pub mod ack_contract;
 pub mod contract;
 pub mod proxy;
+pub mod reconcile_contract;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -17,6 +17,7 @@ mod limits;
 mod logfmt;
 mod memqueue;
 mod output;
+mod reconcile;
 mod replay;
 mod runtime;
 mod serve;
@@ -141,6 +142,21 @@ enum Command {
     Webhooks {
         #[command(subcommand)]
         command: webhooks::WebhooksCommand,
+    },
+    /// Find mail whose notification never arrived: queue what the provider has and the pipeline never saw.
+    #[command(
+        long_about = "Asks Nylas which messages each grant received since the last run (a cursor per \
+                      grant in the store, less 10 minutes of overlap; 2 hours back on the first \
+                      run; or --since) and queues the ones with no idempotency record as \
+                      reference envelopes, which the worker (`triage serve`) fetches and triages \
+                      like any notification. Also reports webhooks Nylas marks failing, failed \
+                      or paused. Needs NYLAS_API_KEY (or NYLAS_API_KEY_ARN); NYLAS_API_URI picks \
+                      the region.",
+        after_help = "Examples:\n  triage reconcile\n  triage reconcile --since 2h --dry-run\n  triage reconcile --grant 3f2a... --json\n  triage reconcile --reactivate"
+    )]
+    Reconcile {
+        #[command(flatten)]
+        args: reconcile::ReconcileArgs,
     },
     /// Inspect the dead-letter queue (never bodies) and redrive it to the main queue.
     #[command(
@@ -275,6 +291,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Webhooks { command } => webhooks::run(command, cli.json).await,
         Command::Dlq { command } => dlq::run(command, cli.queue, &cli.db, cli.json).await,
+        Command::Reconcile { args } => {
+            reconcile::run(args, &cli.db, cli.store, cli.queue, cli.json).await
+        }
     }
 }
 

@@ -35,6 +35,7 @@ pub const VISIBILITY: Duration = Duration::from_secs(30);
 pub const RETRY_DELAY: Duration = Duration::from_millis(redelivery::RETRY_DELAY_MS as u64);
 
 /// Idempotency store chosen at run time.
+#[derive(Clone)]
 pub enum AnyIdempotency {
     Sqlite(SqliteStore),
     Dynamo(DynamoIdempotency),

@@ -58,6 +58,18 @@ pub async fn nylas_source(
     config: &ProcessingConfig,
     resolver: &SecretResolver,
 ) -> Result<Option<CachedFolders<NylasClient>>, ComposeError> {
+    Ok(nylas_client(config, resolver)
+        .await?
+        .map(CachedFolders::new))
+}
+
+/// The Nylas API client, when an API key is configured (`NYLAS_API_KEY_ARN`
+/// or `NYLAS_API_KEY`, host `NYLAS_API_URI`): the worker's source and the
+/// reconciler's.
+pub async fn nylas_client(
+    config: &ProcessingConfig,
+    resolver: &SecretResolver,
+) -> Result<Option<NylasClient>, ComposeError> {
     let Some(spec) = &config.nylas_api_key else {
         return Ok(None);
     };
@@ -65,7 +77,7 @@ pub async fn nylas_source(
     let mut nylas = NylasConfig::new(key.trim());
     nylas.base_url.clone_from(&config.nylas_api_uri);
     NylasClient::new(nylas)
-        .map(|c| Some(CachedFolders::new(c)))
+        .map(Some)
         .map_err(|e| ComposeError::Client(e.to_string()))
 }
 
