@@ -70,6 +70,7 @@ fn every_help_runs_and_names_only_files_in_the_repository() {
         &["webhooks", "--help"],
         &["webhooks", "register", "--help"],
         &["webhooks", "rotate", "--help"],
+        &["reconcile", "--help"],
     ] {
         let out = ok(&db, args);
         assert!(out.contains("Usage: triage"), "{args:?}: {out}");
