@@ -146,6 +146,11 @@ pub enum ItemDecision {
 }
 
 impl ItemDecision {
+    /// Whether the item went on the queue.
+    pub fn queued(self) -> bool {
+        !matches!(self, ItemDecision::IgnoredType)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ItemDecision::Enqueued => "enqueued",
@@ -164,6 +169,9 @@ pub struct ItemSummary {
     pub grant_id: Option<String>,
     pub message_id: Option<String>,
     pub decision: ItemDecision,
+    /// When the provider says it sent the notification (unix seconds), for
+    /// the webhook latency KPI; `None` when it does not say.
+    pub provider_time_s: Option<i64>,
 }
 
 /// A verified delivery, ready for the queue.

@@ -22,6 +22,7 @@
 //! - What happens to a notification the worker could not finish:
 //!   [`redelivery`]; finding mail whose notification never came:
 //!   [`reconcile`].
+//! - The pipeline's own KPIs: [`kpi`].
 //! - Around them: [`ports`], [`config`], [`remember`], [`json_error`],
 //!   [`logsafe`], and the neutral [`message`] model every provider yields.
 
@@ -38,6 +39,7 @@ pub mod inbound_email;
 pub mod ingest;
 pub mod json_error;
 pub mod key_refresh;
+pub mod kpi;
 pub mod listing;
 pub mod logsafe;
 pub mod message;

@@ -219,6 +219,7 @@ async fn post<Q: NotificationQueue>(
     match sent {
         Ok(()) => {
             metrics::counter!("NotificationsQueued").increment(queued as u64);
+            record_kpis(&prepared, received_at_ms);
             tracing::info!(
                 outcome = "accepted",
                 provider,
@@ -265,6 +266,20 @@ fn log_items(p: &Prepared) {
             decision = item.decision.as_str(),
             "notification"
         );
+    }
+}
+
+/// The ingest half of the KPIs (`core::kpi`), for what is now queued:
+/// `MailboxReceived` per grant (the worker counts `MailboxTriaged`: the
+/// two make the ledger) and `WebhookLatencyMs` (provider time to ingest).
+fn record_kpis(p: &Prepared, received_at_ms: i64) {
+    for item in p.items.iter().filter(|i| i.decision.queued()) {
+        let grant = item.grant_id.clone().unwrap_or_default();
+        metrics::counter!("MailboxReceived", "Grant" => grant).increment(1);
+        if let Some(ms) = triage_core::kpi::webhook_latency_ms(item.provider_time_s, received_at_ms)
+        {
+            metrics::histogram!("WebhookLatencyMs").record(ms as f64);
+        }
     }
 }
 

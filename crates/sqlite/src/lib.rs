@@ -58,6 +58,7 @@ pub mod outbox;
 pub mod queue;
 pub mod reconcile;
 pub mod schema;
+pub mod stats;
 pub mod tickets;
 
 pub use db::{BUSY_TIMEOUT, DEFAULT_PATH, SqliteDb};

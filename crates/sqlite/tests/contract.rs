@@ -386,3 +386,77 @@ async fn reconciliation_store_contract() {
     let store = SqliteDb::open_in_memory().unwrap().store();
     triage_testkit::reconcile_contract::reconcile_store_contract(&store).await;
 }
+
+/// `triage stats`' figures: the ledger per mailbox adds up, and a second
+/// ticket for one message (an idempotency violation) is counted.
+#[tokio::test]
+async fn stats_show_the_ledger_and_count_duplicate_tickets() {
+    use triage_core::envelope::QueuedMessage;
+    use triage_core::ports::{ClaimTimes, NotificationQueue};
+
+    let (dir, db) = temp_db();
+    let s = db.store();
+    let now = now_ms();
+    let grant = "grant-stats";
+    for m in ["m1", "m2"] {
+        let key = DedupeKey {
+            grant_id: grant.into(),
+            message_id: m.into(),
+        };
+        let t = ClaimTimes {
+            now_ms: now,
+            lease_until_ms: now + 60_000,
+            expires_at_s: now / 1000 + DAY_S,
+        };
+        s.claim(&key, t).await.unwrap();
+        let ticket = contract::sample_ticket(grant, m, None, now / 1000);
+        s.write(&ticket).await.unwrap();
+        s.complete(&key, &format!("created:{}", ticket.id), now / 1000 + DAY_S)
+            .await
+            .unwrap();
+    }
+    let skipped = DedupeKey {
+        grant_id: grant.into(),
+        message_id: "auto".into(),
+    };
+    let t = ClaimTimes {
+        now_ms: now,
+        lease_until_ms: now + 60_000,
+        expires_at_s: now / 1000 + DAY_S,
+    };
+    s.claim(&skipped, t).await.unwrap();
+    s.complete(&skipped, "skipped:auto_reply", now / 1000 + DAY_S)
+        .await
+        .unwrap();
+    db.queue()
+        .send_all(&[QueuedMessage {
+            entry_id: "e".into(),
+            body: "{}".into(),
+            attributes: vec![("grant_id", grant.into())],
+            refetch: false,
+        }])
+        .await
+        .unwrap();
+
+    let stats = s.stats(now).await.unwrap();
+    assert_eq!(stats.mailboxes.len(), 1);
+    let l = &stats.mailboxes[0];
+    assert_eq!(l.grant_id, grant);
+    assert_eq!((l.triaged, l.tickets, l.skipped, l.queued), (3, 2, 1, 1));
+    assert_eq!((l.received(), l.gap()), (4, 1));
+    assert_eq!(stats.tickets, 2);
+    assert_eq!(stats.duplicate_tickets, 0);
+    assert_eq!(stats.message_to_ticket.count, 2);
+
+    // A second ticket for m1, as a broken deduplication would make.
+    let conn = rusqlite::Connection::open(dir.path().join("nested/.triage/triage.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TEMP TABLE dup AS SELECT * FROM tickets WHERE message_id = 'm1';
+         UPDATE dup SET id = 'dup-ticket';
+         INSERT INTO tickets SELECT * FROM dup;",
+    )
+    .unwrap();
+    let stats = s.stats(now).await.unwrap();
+    assert_eq!(stats.duplicate_tickets, 1, "{stats:?}");
+    assert!(stats.duplicates_per_thousand > 0.0);
+}

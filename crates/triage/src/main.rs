@@ -21,6 +21,7 @@ mod reconcile;
 mod replay;
 mod runtime;
 mod serve;
+mod stats;
 mod tickets;
 mod webhooks;
 
@@ -143,6 +144,17 @@ enum Command {
         #[command(subcommand)]
         command: webhooks::WebhooksCommand,
     },
+    /// The pipeline's KPIs from the embedded store: received vs triaged per mailbox, duplicates, dead letters.
+    #[command(
+        long_about = "Reads the embedded store and prints, per mailbox (grant), what reached the \
+                      pipeline (received) against what the worker finished (triaged), tickets, \
+                      skips, what is still queued or dead-lettered, and the gap; then duplicate \
+                      tickets per 1,000 messages (an idempotency violation: must be 0; the exit \
+                      status is non-zero otherwise), the message-date-to-ticket spread, dead \
+                      letters with their most common reasons, and dead events.",
+        after_help = "Examples:\n  triage stats\n  triage stats --json"
+    )]
+    Stats,
     /// Find mail whose notification never arrived: queue what the provider has and the pipeline never saw.
     #[command(
         long_about = "Asks Nylas which messages each grant received since the last run (a cursor per \
@@ -291,6 +303,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Webhooks { command } => webhooks::run(command, cli.json).await,
         Command::Dlq { command } => dlq::run(command, cli.queue, &cli.db, cli.json).await,
+        Command::Stats => stats::run(&cli.db, cli.store, cli.json).await,
         Command::Reconcile { args } => {
             reconcile::run(args, &cli.db, cli.store, cli.queue, cli.json).await
         }

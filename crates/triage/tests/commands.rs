@@ -71,6 +71,7 @@ fn every_help_runs_and_names_only_files_in_the_repository() {
         &["webhooks", "register", "--help"],
         &["webhooks", "rotate", "--help"],
         &["reconcile", "--help"],
+        &["stats", "--help"],
     ] {
         let out = ok(&db, args);
         assert!(out.contains("Usage: triage"), "{args:?}: {out}");
@@ -172,6 +173,25 @@ fn classify_replay_tickets_and_dlq_on_a_fresh_store() {
         !replay.status.success(),
         "a dead letter must fail the replay"
     );
+    // stats: the ledger adds up, no duplicate tickets, the dead letter shows.
+    let stats = &json_lines(&ok(&db, &["--json", "stats"]))[0];
+    assert_eq!(stats["duplicate_tickets"], 0, "{stats}");
+    assert_eq!(stats["dead_letters"], 1, "{stats}");
+    assert_eq!(
+        stats["tickets"].as_u64().unwrap(),
+        all.len() as u64,
+        "{stats}"
+    );
+    let triaged: u64 = stats["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["triaged"].as_u64().unwrap())
+        .sum();
+    assert!(triaged >= all.len() as u64, "{stats}");
+    let table = ok(&db, &["stats"]);
+    assert!(table.contains("duplicate tickets 0"), "{table}");
+
     // ... and dlq inspect / redrive see it.
     let out = ok(&db, &["dlq", "inspect"]);
     assert!(out.contains("local dead letters: 1"), "{out}");

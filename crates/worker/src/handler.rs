@@ -167,6 +167,8 @@ pub struct RecordIds {
     pub notification_id: String,
     pub grant_id: String,
     pub message_id: String,
+    /// When ingest accepted the notification (unix ms; 0 when unknown).
+    pub received_at_ms: i64,
 }
 
 /// The worker: ports plus rules and settings, built once at init.
@@ -219,6 +221,7 @@ where
             notification_id: envelope.notification_id.clone(),
             grant_id: envelope.grant_id.clone().unwrap_or_default(),
             message_id: envelope.message_id.clone().unwrap_or_default(),
+            received_at_ms: envelope.received_at_ms,
         };
         let result = self.process_envelope(&envelope, now_ms, deadline).await;
         (ids, result)
@@ -481,6 +484,7 @@ where
         };
         let (ids, result) = result;
         record_metrics(&result);
+        record_kpis(&ids, &result, triage_clock::now_ms());
         let failure = match result {
             Ok(outcome) => {
                 log_result(sqs_id, receive_count, &ids, &Ok(outcome), started, "done");
@@ -628,6 +632,22 @@ pub fn record_metrics(result: &Result<Outcome, Failure>) {
         }
         Ok(Outcome::Gone) => metrics::counter!("MessagesGone").increment(1),
         Err(f) => metrics::counter!("RecordFailures", "Kind" => f.code()).increment(1),
+    }
+}
+
+/// The worker half of the KPIs (`core::kpi`): `MailboxTriaged` per grant
+/// for every record finished (ingest counts `MailboxReceived`), and
+/// `TimeToTicketMs` (ingest to the ticket write) for tickets created or
+/// appended to. `now_ms`: when the record finished.
+pub fn record_kpis(ids: &RecordIds, result: &Result<Outcome, Failure>, now_ms: i64) {
+    let Ok(outcome) = result else {
+        return;
+    };
+    metrics::counter!("MailboxTriaged", "Grant" => ids.grant_id.clone()).increment(1);
+    if matches!(outcome, Outcome::Created { .. } | Outcome::Appended { .. })
+        && let Some(ms) = triage_core::kpi::time_to_ticket_ms(ids.received_at_ms, now_ms)
+    {
+        metrics::histogram!("TimeToTicketMs").record(ms as f64);
     }
 }
 

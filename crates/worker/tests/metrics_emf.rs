@@ -6,7 +6,7 @@ use serde_json::Value;
 use triage_core::classify::{Classification, Priority};
 use triage_core::filters::SkipReason;
 use triage_worker::Outcome;
-use triage_worker::handler::record_metrics;
+use triage_worker::handler::{record_kpis, record_metrics};
 
 #[test]
 fn outcomes_become_emf_documents() {
@@ -26,6 +26,17 @@ fn outcomes_become_emf_documents() {
         acknowledgement: triage_core::acknowledgement::AckOutcome::Disabled,
     };
     record_metrics(&Ok(created.clone()));
+    let ids = triage_worker::handler::RecordIds {
+        grant_id: "grant-1".into(),
+        received_at_ms: 1_700_000_000_000,
+        ..Default::default()
+    };
+    record_kpis(&ids, &Ok(created.clone()), 1_700_000_000_750);
+    record_kpis(
+        &ids,
+        &Err(triage_worker::Failure::Transient("x".into())),
+        1_700_000_000_900,
+    );
     record_metrics(&Ok(created));
     record_metrics(&Ok(Outcome::Skipped {
         reason: SkipReason::OwnOutbound,
@@ -61,4 +72,10 @@ fn outcomes_become_emf_documents() {
     assert_eq!(dims, ["Category", "Priority"]);
     assert_eq!(find("Skipped")["Reason"], "own_outbound");
     assert_eq!(find("Duplicates")["Duplicates"], 1);
+    // KPIs: the ledger's triaged half per grant, and ingest-to-ticket time.
+    let triaged = find("MailboxTriaged");
+    assert_eq!(triaged["MailboxTriaged"], 1, "failures are not triaged");
+    assert_eq!(triaged["Grant"], "grant-1");
+    let ttt = &find("TimeToTicketMs")["TimeToTicketMs"];
+    assert!(ttt.to_string().contains("750"), "{ttt}");
 }

@@ -123,6 +123,8 @@ impl Provider for InboundJson {
                 grant_id: Some(email.message.grant_id.clone()),
                 message_id: Some(email.message.id.clone()),
                 decision,
+                // The family's payloads carry no send time of their own.
+                provider_time_s: None,
             }],
         })
     }

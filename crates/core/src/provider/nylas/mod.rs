@@ -196,6 +196,7 @@ pub fn enqueue(
             grant_id: item.grant_id.clone(),
             message_id: item.object_id.clone(),
             decision,
+            provider_time_s: item.time,
         });
     }
     Ok(prepared)
