@@ -4,7 +4,7 @@
 For each Lambda function: the exact set of permissions it is given (SAM
 policy templates with their target resource, inline statements), no wildcard
 action or resource, and for the worker, that the DynamoDB actions allowed are
-exactly those the DynamoDB adapter calls (so a new call without a policy
+exactly those the DynamoDB adapter calls, reconcile's file aside (so a new call without a policy
 change, or a policy left wider than the code, fails here; a transaction needs
 the actions of its items, TransactWriteItems is no IAM action). The worker's
 only other grant is ses:SendEmail for acknowledgements, present only under
@@ -15,16 +15,23 @@ function and never on a wildcard. Statements wrapped in Fn::If are checked
 under every combination of their conditions. For dispatch,
 exactly the (action, resource) pairs of DISPATCH_GRANTS: it reads the tickets
 stream and the events retry queue, sends to the events DLQ and the stream's
-failure queue, publishes to the bus, and never writes a table. Every secret
-(created by the stack or passed in as an ARN) is readable by exactly the one
-function listed in SECRET_READERS, which is also the one whose environment
-names it.
+failure queue, publishes to the bus, and never writes a table. For reconcile,
+exactly RECONCILE_GRANTS: GetItem, PutItem and BatchGetItem on the
+idempotency table (its cursors and the known-message reads; the same actions
+its DynamoDB adapter, crates/dynamodb/src/reconcile.rs, calls), besides
+sending to the notification queue and reading the API key; its environment
+is exactly RECONCILE_ENV and its one event a ScheduleV2 schedule. Every
+secret (created by the stack or passed in as an ARN) is readable by exactly
+the functions listed for it in SECRET_READERS (the Nylas API key by the
+worker and reconcile, every other secret by one function), which are also
+the ones whose environment names it.
 
     .venv/bin/python infra/check_iam.py [TEMPLATE]   # cfn-lint's YAML loader reads the !Tags
 
-What SAM adds itself (AWSLambdaBasicExecutionRole, and the managed execution
-roles of SQS and DynamoDB stream event sources) is not in the template and not
-checked here.
+What SAM adds itself (AWSLambdaBasicExecutionRole, the managed execution
+roles of SQS and DynamoDB stream event sources, and the role of reconcile's
+schedule, allowed lambda:InvokeFunction on that function only) is not in the
+template and not checked here.
 """
 import pathlib
 import re
@@ -41,16 +48,18 @@ def secret_arn(condition, resource, parameter):
     return {"Fn::If": [condition, {"Ref": resource}, {"Ref": parameter}]}
 
 
-# Every secret: (function allowed to read it, environment variable that passes
-# it its ARN, condition, created resource, parameter with an existing ARN).
+# Every secret (the created resource): (the functions allowed to read it, the
+# environment variable that passes each of them its ARN, condition, parameter
+# with an existing ARN).
 SECRET_READERS = {
-    "WebhookSecret": ("IngestFunction", "NYLAS_WEBHOOK_SECRET_ARN",
+    "WebhookSecret": (("IngestFunction",), "NYLAS_WEBHOOK_SECRET_ARN",
                       "CreateWebhookSecret", "ExistingWebhookSecretArn"),
-    "InboundWebhookSecrets": ("IngestFunction", "INBOUND_WEBHOOK_SECRETS_ARN",
+    "InboundWebhookSecrets": (("IngestFunction",), "INBOUND_WEBHOOK_SECRETS_ARN",
                               "CreateInboundWebhookSecrets", "InboundWebhookSecretsArn"),
-    "ApiKeySecret": ("WorkerFunction", "NYLAS_API_KEY_ARN",
+    # The worker fetches messages with it; reconcile lists them and reads webhook health.
+    "ApiKeySecret": (("WorkerFunction", "ReconcileFunction"), "NYLAS_API_KEY_ARN",
                      "CreateApiKeySecret", "ExistingApiKeySecretArn"),
-    "DestinationSecrets": ("DispatchFunction", "DESTINATION_SECRETS_ARN",
+    "DestinationSecrets": (("DispatchFunction",), "DESTINATION_SECRETS_ARN",
                            "CreateDestinationSecrets", "DestinationSecretsArn"),
 }
 
@@ -72,6 +81,10 @@ EXPECTED_TEMPLATES = {
     ],
     "DispatchFunction": [
         secret_policy("DestinationSecrets"),
+    ],
+    "ReconcileFunction": [
+        {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["NotificationQueue", "QueueName"]}}},
+        secret_policy("ApiKeySecret"),
     ],
 }
 WORKER_TABLES = [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}, {"Fn::GetAtt": ["TicketsTable", "Arn"]}]
@@ -136,6 +149,25 @@ DISPATCH_EVENTS = {
     "SQS": ("Queue", getatt("EventsRetryQueue")),
 }
 
+# Reconcile's inline statements, as (action, resource): its cursors
+# (GetItem, PutItem of reconcile#<provider>#<grant>) and the known-message
+# reads (BatchGetItem) on the idempotency table; never the tickets table.
+RECONCILE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"]
+RECONCILE_GRANTS = [(a, getatt("IdempotencyTable")) for a in RECONCILE_ACTIONS]
+RECONCILE_SID = "ReconcileState"
+# Its DynamoDB adapter (the worker's check leaves this file out).
+RECONCILE_ADAPTER = pathlib.Path("crates") / "dynamodb" / "src" / "reconcile.rs"
+# Its whole environment.
+RECONCILE_ENV = {
+    "IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
+    "QUEUE_URL": {"Ref": "NotificationQueue"},
+    "NYLAS_API_URI": {"Ref": "NylasApiUri"},
+    "NYLAS_API_KEY_ARN": secret_arn("CreateApiKeySecret", "ApiKeySecret", "ExistingApiKeySecretArn"),
+    "RECONCILE_GRANTS": {"Ref": "ReconcileGrants"},
+    "RECONCILE_REACTIVATE": {"Ref": "ReconcileReactivate"},
+}
+RECONCILE_SCHEDULE = {"Fn::Sub": "rate(${ReconcileEveryMinutes} minutes)"}
+
 
 def camel(snake):
     return "".join(p.capitalize() for p in snake.split("_"))
@@ -147,10 +179,15 @@ TRANSACTION_ITEMS = {"Put": "put_item", "Update": "update_item", "Delete": "dele
                      "ConditionCheck": "condition_check_item", "Get": "get_item"}
 
 
-def dynamodb_calls():
-    """DynamoDB operations the adapter crate calls, as IAM action names."""
+def dynamodb_calls(paths=None):
+    """DynamoDB operations the adapter crate calls (or these of its files), as IAM action names.
+
+    By default every file but reconcile's adapter, which only reconcile uses."""
     calls = set()
-    for path in (ROOT / "crates" / "dynamodb" / "src").rglob("*.rs"):
+    if paths is None:
+        paths = [p for p in sorted((ROOT / "crates" / "dynamodb" / "src").rglob("*.rs"))
+                 if p != ROOT / RECONCILE_ADAPTER]
+    for path in paths:
         text = path.read_text()
         calls.update(re.findall(r"\.(get_item|put_item|update_item|delete_item|batch_get_item|"
                                 r"batch_write_item|transact_write_items|transact_get_items|query|scan)\(\)",
@@ -269,30 +306,75 @@ def check_dispatch(fn, statements, problems):
                                 % (name, on_failure.get("Destination")))
 
 
+def check_reconcile(fn, statements, problems):
+    """Reconcile: exactly RECONCILE_GRANTS in one statement, its environment, one schedule."""
+    grants = []
+    for st in statements:
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        targets = st.get("Resource", [])
+        targets = [targets] if not isinstance(targets, list) else targets
+        if st.get("Sid") != RECONCILE_SID:
+            problems.append("ReconcileFunction: statement %r, expected only %s" % (st.get("Sid"), RECONCILE_SID))
+        grants.extend((a, r) for a in actions for r in targets)
+    extra, missing = unmatched(grants, RECONCILE_GRANTS)
+    if extra or missing:
+        problems.append("ReconcileFunction: grants not expected %r, expected but missing %r" % (extra, missing))
+    adapter = ROOT / RECONCILE_ADAPTER
+    if adapter.exists():
+        used = dynamodb_calls([adapter])
+        if used != set(RECONCILE_ACTIONS):
+            problems.append("ReconcileFunction: %s calls %s, the policy allows %s"
+                            % (RECONCILE_ADAPTER, sorted(used), sorted(RECONCILE_ACTIONS)))
+    else:
+        problems.append("ReconcileFunction: %s not found (its DynamoDB calls cannot be checked)" % RECONCILE_ADAPTER)
+    env = fn["Properties"].get("Environment", {}).get("Variables", {})
+    for var in sorted(set(env) | set(RECONCILE_ENV)):
+        if var not in RECONCILE_ENV:
+            problems.append("ReconcileFunction: environment %s not expected (exactly %s)" % (var, sorted(RECONCILE_ENV)))
+        elif env.get(var) != RECONCILE_ENV[var]:
+            problems.append("ReconcileFunction: environment %s is %r, expected %r" % (var, env.get(var), RECONCILE_ENV[var]))
+    events = fn["Properties"].get("Events", {})
+    kinds = [e.get("Type") for e in events.values()]
+    if kinds != ["ScheduleV2"]:
+        problems.append("ReconcileFunction: events of types %s, expected one ScheduleV2" % kinds)
+    for name, event in events.items():
+        props = event.get("Properties", {})
+        if event.get("Type") == "ScheduleV2" and props.get("ScheduleExpression") != RECONCILE_SCHEDULE:
+            problems.append("ReconcileFunction: event %s runs on %r, expected %r"
+                            % (name, props.get("ScheduleExpression"), RECONCILE_SCHEDULE))
+        if props.get("RoleArn"):
+            problems.append("ReconcileFunction: event %s has its own RoleArn (SAM's role only invokes this function)" % name)
+
+
 def check_secrets(resources, functions, problems):
-    """Each secret is read by exactly its one function, which is told its ARN."""
+    """Each secret is read by exactly its functions, each told its ARN, and by no other."""
     secrets = {k for k, v in resources.items() if v.get("Type") == "AWS::SecretsManager::Secret"}
     if secrets != set(SECRET_READERS):
         problems.append("secrets %s, expected %s (add new ones to SECRET_READERS)" % (sorted(secrets), sorted(SECRET_READERS)))
-    for resource, (reader, env_var, condition, parameter) in SECRET_READERS.items():
+    for resource, (readers, env_var, condition, parameter) in SECRET_READERS.items():
         arn = secret_arn(condition, resource, parameter)
+        only = " and ".join(readers)
         if resource in resources and resources[resource].get("Condition") != condition:
             problems.append("%s: condition %r, expected %s" % (resource, resources[resource].get("Condition"), condition))
+        for reader in readers:
+            if reader not in functions:
+                problems.append("%s: read by %s, which is not in the template" % (resource, reader))
         for name, fn in functions.items():
             props = fn["Properties"]
             reads = [p for p in props.get("Policies", [])
                      if isinstance(p, dict) and p.get("AWSSecretsManagerGetSecretValuePolicy", {}).get("SecretArn") == arn]
             told = {k for k, v in props.get("Environment", {}).get("Variables", {}).items() if v == arn}
-            if name == reader:
+            if name in readers:
                 if len(reads) != 1:
                     problems.append("%s: reads %s %d times, expected once" % (name, resource, len(reads)))
                 if told != {env_var}:
                     problems.append("%s: gets the ARN of %s in %s, expected %s" % (name, resource, sorted(told), env_var))
             else:
                 if reads:
-                    problems.append("%s: may read %s, which only %s reads" % (name, resource, reader))
+                    problems.append("%s: may read %s, which only %s read(s)" % (name, resource, only))
                 if told:
-                    problems.append("%s: is given the ARN of %s (%s), which only %s reads" % (name, resource, sorted(told), reader))
+                    problems.append("%s: is given the ARN of %s (%s), which only %s read(s)" % (name, resource, sorted(told), only))
 
 
 def check_statements(name, fn, statements, conditions, problems):
@@ -341,6 +423,8 @@ def check_statements(name, fn, statements, conditions, problems):
                             % (when, extra, missing))
     if name == "DispatchFunction":
         check_dispatch(fn, [st for st in statements if st.get("Effect") == "Allow"], problems)
+    if name == "ReconcileFunction":
+        check_reconcile(fn, [st for st in statements if st.get("Effect") == "Allow"], problems)
 
 
 def main():
@@ -387,9 +471,12 @@ def main():
     if problems:
         print("IAM check failed:\n  " + "\n  ".join(problems))
         sys.exit(1)
+    shared = ["%s by %s" % (secret, " and ".join(readers))
+              for secret, (readers, _, _, _) in SECRET_READERS.items() if len(readers) > 1]
     print("IAM check: %d functions, each with exactly its own permissions, no wildcards; "
-          "%d secrets, each readable by its one function; ses:SendEmail only for the worker, "
-          "only with AckFromAddress, only on its identities and configuration set" % (len(functions), len(SECRET_READERS)))
+          "%d secrets, each readable only by the functions that use it (%s; every other by one function); "
+          "ses:SendEmail only for the worker, only with AckFromAddress, only on its identities and "
+          "configuration set" % (len(functions), len(SECRET_READERS), ", ".join(shared) or "none shared"))
 
 
 if __name__ == "__main__":

@@ -87,6 +87,19 @@ pub struct ClaimTimes {
     pub expires_at_s: i64,
 }
 
+/// The claim rule every idempotency store applies (DynamoDB writes it as
+/// its condition expression): a record may be claimed when it is absent,
+/// when its TTL has passed (TTL deletion is lazy), or when it is in
+/// progress under a lease that has ended.
+pub fn claimable(existing: Option<(bool, i64, i64)>, now_ms: i64) -> bool {
+    match existing {
+        None => true,
+        Some((in_progress, lease_until_ms, expires_at_s)) => {
+            expires_at_s < now_ms.div_euclid(1000) || (in_progress && lease_until_ms < now_ms)
+        }
+    }
+}
+
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
@@ -247,5 +260,22 @@ impl Redelivery for NoRedelivery {
         Err(QueueError::Unavailable(
             "no dead-letter queue configured".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_claim_rule() {
+        let now = 1_700_000_000_000;
+        let now_s = now / 1000;
+        assert!(claimable(None, now), "absent");
+        assert!(claimable(Some((false, 0, now_s - 1)), now), "completed, TTL passed");
+        assert!(!claimable(Some((false, 0, now_s)), now), "completed, live");
+        assert!(claimable(Some((true, now - 1, now_s + 60)), now), "lease over");
+        assert!(!claimable(Some((true, now, now_s + 60)), now), "lease live");
+        assert!(!claimable(Some((true, now + 5, now_s + 60)), now), "lease live");
     }
 }

@@ -69,7 +69,6 @@ impl IdempotencyStore for SqliteStore {
         let outcome = self
             .db
             .write(context.clone(), move |tx| {
-                let now_s = times.now_ms.div_euclid(1000);
                 let existing = tx
                     .prepare_cached(SELECT_RECORD)
                     .and_then(|mut st| {
@@ -85,13 +84,12 @@ impl IdempotencyStore for SqliteStore {
                         }
                     })
                     .ctx(|| context.clone())?;
-                let takeable = match &existing {
-                    None => true,
-                    Some((status, lease_until_ms, expires_at, _)) => {
-                        *expires_at < now_s
-                            || (status == STATUS_IN_PROGRESS && *lease_until_ms < times.now_ms)
-                    }
-                };
+                let takeable = triage_core::ports::claimable(
+                    existing.as_ref().map(|(status, lease_until_ms, expires_at, _)| {
+                        (status == STATUS_IN_PROGRESS, *lease_until_ms, *expires_at)
+                    }),
+                    times.now_ms,
+                );
                 if takeable {
                     tx.prepare_cached(UPSERT_CLAIM)
                         .and_then(|mut st| {
