@@ -166,7 +166,7 @@ pub trait TicketStore: Send + Sync {
 // ---------------------------------------------------------------- provider API
 
 /// Errors of the provider's API. Not-found is not an error (`Ok(None)`).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     /// Worth retrying later: 429/5xx exhausted, timeouts, connection errors.
     #[error("provider API transient failure: {0}")]
@@ -272,10 +272,19 @@ mod tests {
         let now = 1_700_000_000_000;
         let now_s = now / 1000;
         assert!(claimable(None, now), "absent");
-        assert!(claimable(Some((false, 0, now_s - 1)), now), "completed, TTL passed");
+        assert!(
+            claimable(Some((false, 0, now_s - 1)), now),
+            "completed, TTL passed"
+        );
         assert!(!claimable(Some((false, 0, now_s)), now), "completed, live");
-        assert!(claimable(Some((true, now - 1, now_s + 60)), now), "lease over");
+        assert!(
+            claimable(Some((true, now - 1, now_s + 60)), now),
+            "lease over"
+        );
         assert!(!claimable(Some((true, now, now_s + 60)), now), "lease live");
-        assert!(!claimable(Some((true, now + 5, now_s + 60)), now), "lease live");
+        assert!(
+            !claimable(Some((true, now + 5, now_s + 60)), now),
+            "lease live"
+        );
     }
 }

@@ -85,9 +85,11 @@ impl IdempotencyStore for SqliteStore {
                     })
                     .ctx(|| context.clone())?;
                 let takeable = triage_core::ports::claimable(
-                    existing.as_ref().map(|(status, lease_until_ms, expires_at, _)| {
-                        (status == STATUS_IN_PROGRESS, *lease_until_ms, *expires_at)
-                    }),
+                    existing
+                        .as_ref()
+                        .map(|(status, lease_until_ms, expires_at, _)| {
+                            (status == STATUS_IN_PROGRESS, *lease_until_ms, *expires_at)
+                        }),
                     times.now_ms,
                 );
                 if takeable {
