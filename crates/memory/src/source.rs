@@ -9,12 +9,15 @@ use std::time::Instant;
 use triage_core::Message;
 use triage_core::ports::{FetchError, FolderRole, MessageSource};
 
+/// What the API answers for one `(grant, message id)`.
+type Answers = HashMap<(String, String), Result<Message, FetchError>>;
+
 /// Answers per `(grant, message id)`; a message not set is gone (404).
 /// Every grant's folders are `INBOX` (inbox) and `SENT` (sent). Clones
 /// share the answers and the count of fetches.
 #[derive(Debug, Clone, Default)]
 pub struct MemorySource {
-    answers: Arc<Mutex<HashMap<(String, String), Result<Message, FetchError>>>>,
+    answers: Arc<Mutex<Answers>>,
     fetches: Arc<AtomicUsize>,
 }
 
