@@ -288,3 +288,65 @@ mod tests {
         );
     }
 }
+
+/// One message taken off a queue by a [`QueueConsumer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The queue's own token for this receive (a row id, an SQS receipt
+    /// handle): passed back to acknowledge, retry or dead-letter it.
+    pub handle: String,
+    pub body: String,
+    /// String message attributes (ids for logs and the dead-letter queue).
+    pub attributes: Vec<(String, String)>,
+    /// This receive's number (1 for the first).
+    pub receive_count: u32,
+}
+
+impl Received {
+    /// The record as the redelivery rule sees it.
+    pub fn record(&self) -> crate::redelivery::Record<'_> {
+        crate::redelivery::Record {
+            body: &self.body,
+            attributes: &self.attributes,
+        }
+    }
+}
+
+/// The consuming side of a queue, for runners that poll it themselves
+/// (`triage`; Lambda's event source does this for the worker Lambda): the
+/// SQLite queue, SQS and the in-process queue implement it, so the worker
+/// loop carries out the core's redelivery rule the same way on each.
+pub trait QueueConsumer: Send + Sync {
+    /// Up to `max` messages, each hidden from other consumers while it is
+    /// worked on.
+    fn receive(
+        &self,
+        max: usize,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Vec<Received>, QueueError>> + Send;
+
+    /// Done: delete it.
+    fn ack(&self, message: &Received) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Receive it again at `at_ms`, keeping `reason`. `counts: false` asks
+    /// that this receive not count toward dead-lettering; a queue that
+    /// counts every receive (SQS) cannot give it back and says so in its
+    /// documentation.
+    fn retry_at(
+        &self,
+        message: &Received,
+        at_ms: i64,
+        counts: bool,
+        reason: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Move it to the dead-letter queue with `letter`'s reason: `Ok(true)`
+    /// when moved, `Ok(false)` when this queue leaves dead-lettering to its
+    /// own redrive policy (the message then comes back for it).
+    fn dead_letter(
+        &self,
+        message: &Received,
+        letter: &crate::redelivery::DeadLetter,
+    ) -> impl Future<Output = Result<bool, QueueError>> + Send;
+}

@@ -51,6 +51,7 @@
 //! anything else -> `Unavailable`).
 
 pub mod acks;
+pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod idempotency;

@@ -1,4 +1,5 @@
-//! SQS adapter: [`NotificationQueue`] over `SendMessageBatch`, the
+//! SQS adapter: [`NotificationQueue`] over `SendMessageBatch`, the polling
+//! [`consumer`] (`triage --queue sqs`), the
 //! worker's [`redelivery`] (delayed copies and the DLQ with reasons), and
 //! the events dead-letter queue ([`dead_events`]).
 //!
@@ -7,6 +8,7 @@
 //! once more. The whole call is bounded by a hard timeout (3 s by default)
 //! so ingest can answer 503 well inside a provider's 10-second window.
 
+pub mod consumer;
 pub mod dead_events;
 pub mod redelivery;
 

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use triage_core::envelope::QueuedMessage;
-use triage_core::ports::{NotificationQueue, QueueError};
+use triage_core::ports::{NotificationQueue, QueueConsumer, QueueError, Received};
+use triage_core::redelivery::DeadLetter;
 
 /// Default bound: queued plus in-flight message bodies.
 pub const DEFAULT_CAPACITY_BYTES: usize = 256 * 1024 * 1024;
@@ -134,6 +135,60 @@ impl NotificationQueue for MemoryQueue {
         }
         self.wake.notify_one();
         Ok(())
+    }
+}
+
+/// The in-process queue as the core's consumer port. Nothing is persisted
+/// and nothing is kept as a dead letter: it is counted and dropped (the
+/// worker loop logs its ids and the reason).
+impl QueueConsumer for MemoryQueue {
+    async fn receive(&self, max: usize, _now_ms: i64) -> Result<Vec<Received>, QueueError> {
+        Ok(MemoryQueue::receive(self, max)
+            .into_iter()
+            .map(|d| Received {
+                handle: String::new(),
+                body: d.body,
+                attributes: Vec::new(),
+                receive_count: d.receive_count,
+            })
+            .collect())
+    }
+
+    async fn ack(&self, message: &Received) -> Result<(), QueueError> {
+        MemoryQueue::ack(self, message.body.len());
+        Ok(())
+    }
+
+    async fn retry_at(
+        &self,
+        message: &Received,
+        at_ms: i64,
+        counts: bool,
+        _reason: &str,
+        now_ms: i64,
+    ) -> Result<(), QueueError> {
+        let wait = std::time::Duration::from_millis(u64::try_from(at_ms - now_ms).unwrap_or(0));
+        let count = if counts {
+            message.receive_count
+        } else {
+            message.receive_count.saturating_sub(1)
+        };
+        let (q, body) = (self.clone(), message.body.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            q.requeue(body, count);
+        });
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        message: &Received,
+        _letter: &DeadLetter,
+    ) -> Result<bool, QueueError> {
+        MemoryQueue::dead_letter(self, message.body.len());
+        tracing::warn!("in-process queue: message dropped as a dead letter");
+        Ok(true)
     }
 }
 

@@ -12,27 +12,22 @@ use tokio::sync::{Notify, watch};
 use triage_core::acknowledgement::{AckLedger, Acknowledgements};
 use triage_core::envelope::QueuedMessage;
 use triage_core::ports::{
-    ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, NotificationQueue, QueueError,
-    StoreError, TicketFilter, TicketStore,
+    ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, NotificationQueue, QueueConsumer,
+    QueueError, Received, StoreError, TicketFilter, TicketStore,
 };
-use triage_core::redelivery::{self, Disposition, disposition};
+use triage_core::redelivery::{self, DeadLetter, Disposition, disposition};
 use triage_core::remember::RememberCompleted;
 use triage_core::ticket::{Ticket, TicketWrite};
 use triage_dynamodb::{DynamoAckLedger, DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient};
 use triage_sqlite::{SqliteDb, SqliteQueue, SqliteStore};
 use triage_sqs::SqsQueue;
+use triage_sqs::consumer::SqsConsumer;
 use triage_worker::compose::AckSenders;
 use triage_worker::{Failure, Worker};
 
 use crate::memqueue::MemoryQueue;
 use crate::output::{Event, Printer};
-
-/// How long a received message stays invisible to other consumers.
-pub const VISIBILITY: Duration = Duration::from_secs(30);
-/// How long to wait before a failed message is tried again (the core's
-/// redelivery rule).
-pub const RETRY_DELAY: Duration = Duration::from_millis(redelivery::RETRY_DELAY_MS as u64);
 
 /// Idempotency store chosen at run time.
 #[derive(Clone)]
@@ -128,7 +123,12 @@ pub enum AnyQueue {
         /// timeout with nothing written): see [`AnyQueue::with_enqueue_deadline`].
         deadline: Option<Duration>,
     },
-    Sqs(SqsQueue),
+    /// SQS: sends through the queue, polls through the consumer (with the
+    /// DLQ, when `DLQ_URL` is set, for dead letters with their reason).
+    Sqs {
+        queue: SqsQueue,
+        consumer: SqsConsumer,
+    },
     Memory(MemoryQueue),
 }
 
@@ -147,7 +147,7 @@ impl NotificationQueue for AnyQueue {
                 wake.notify_one();
                 Ok(())
             }
-            AnyQueue::Sqs(q) => q.send_all(messages).await,
+            AnyQueue::Sqs { queue, .. } => queue.send_all(messages).await,
             AnyQueue::Memory(q) => q.send_all(messages).await,
         }
     }
@@ -247,11 +247,14 @@ pub async fn queue(kind: QueueKind, db: Option<&SqliteDb>) -> Result<AnyQueue, S
         QueueKind::Sqs => {
             let url = env_required("QUEUE_URL")?;
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Ok(AnyQueue::Sqs(SqsQueue::new(
-                &sdk,
-                url,
-                Duration::from_secs(3),
-            )))
+            let queue = SqsQueue::new(&sdk, url, Duration::from_secs(3));
+            let dlq = std::env::var("DLQ_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty());
+            Ok(AnyQueue::Sqs {
+                consumer: SqsConsumer::new(queue.clone(), dlq),
+                queue,
+            })
         }
         QueueKind::Memory => Ok(AnyQueue::Memory(MemoryQueue::new(
             crate::memqueue::DEFAULT_CAPACITY_BYTES,
@@ -276,196 +279,53 @@ pub fn open_db(path: &Path, needed: bool) -> Result<Option<SqliteDb>, String> {
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
-const MISMATCH: &str = "delivery does not belong to this queue";
+/// The consumer side of the queue chosen at run time: each adapter's
+/// [`QueueConsumer`], so the worker loop carries out the core's redelivery
+/// rule the same way on each.
+impl QueueConsumer for AnyQueue {
+    async fn receive(&self, max: usize, now_ms: i64) -> Result<Vec<Received>, QueueError> {
+        match self {
+            AnyQueue::Local { queue, .. } => QueueConsumer::receive(queue, max, now_ms).await,
+            AnyQueue::Sqs { consumer, .. } => consumer.receive(max, now_ms).await,
+            AnyQueue::Memory(q) => QueueConsumer::receive(q, max, now_ms).await,
+        }
+    }
 
-/// One message taken off a queue.
-struct Delivery {
-    handle: Handle,
-    body: String,
-    receive_count: u32,
-}
+    async fn ack(&self, m: &Received) -> Result<(), QueueError> {
+        match self {
+            AnyQueue::Local { queue, .. } => QueueConsumer::ack(queue, m).await,
+            AnyQueue::Sqs { consumer, .. } => consumer.ack(m).await,
+            AnyQueue::Memory(q) => QueueConsumer::ack(q, m).await,
+        }
+    }
 
-/// How to acknowledge a delivery: a local row id or an SQS receipt handle.
-enum Handle {
-    Local(i64),
-    Sqs(String),
-    Memory,
+    async fn retry_at(
+        &self,
+        m: &Received,
+        at_ms: i64,
+        counts: bool,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<(), QueueError> {
+        match self {
+            AnyQueue::Local { queue, .. } => queue.retry_at(m, at_ms, counts, reason, now_ms).await,
+            AnyQueue::Sqs { consumer, .. } => {
+                consumer.retry_at(m, at_ms, counts, reason, now_ms).await
+            }
+            AnyQueue::Memory(q) => q.retry_at(m, at_ms, counts, reason, now_ms).await,
+        }
+    }
+
+    async fn dead_letter(&self, m: &Received, letter: &DeadLetter) -> Result<bool, QueueError> {
+        match self {
+            AnyQueue::Local { queue, .. } => QueueConsumer::dead_letter(queue, m, letter).await,
+            AnyQueue::Sqs { consumer, .. } => consumer.dead_letter(m, letter).await,
+            AnyQueue::Memory(q) => QueueConsumer::dead_letter(q, m, letter).await,
+        }
+    }
 }
 
 impl AnyQueue {
-    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, String> {
-        match self {
-            AnyQueue::Local { queue, .. } => queue
-                .receive(max, VISIBILITY, now_ms())
-                .await
-                .map(|ds| {
-                    ds.into_iter()
-                        .map(|d| Delivery {
-                            handle: Handle::Local(d.id),
-                            body: d.body,
-                            receive_count: d.receive_count,
-                        })
-                        .collect()
-                })
-                .map_err(|e| e.to_string()),
-            AnyQueue::Sqs(q) => {
-                let out = q
-                    .client()
-                    .receive_message()
-                    .queue_url(q.queue_url())
-                    .max_number_of_messages(i32::try_from(max.min(10)).unwrap_or(10))
-                    .wait_time_seconds(1)
-                    .message_system_attribute_names(
-                        aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-                Ok(out
-                    .messages()
-                    .iter()
-                    .map(|m| Delivery {
-                        handle: Handle::Sqs(m.receipt_handle().unwrap_or_default().to_string()),
-                        body: m.body().unwrap_or_default().to_string(),
-                        receive_count: m
-                            .attributes()
-                            .and_then(|a| {
-                                a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
-                            })
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(1),
-                    })
-                    .collect())
-            }
-            AnyQueue::Memory(q) => Ok(q
-                .receive(max)
-                .into_iter()
-                .map(|d| Delivery {
-                    handle: Handle::Memory,
-                    body: d.body,
-                    receive_count: d.receive_count,
-                })
-                .collect()),
-        }
-    }
-
-    async fn ack(&self, d: &Delivery) -> Result<(), String> {
-        match (self, &d.handle) {
-            (AnyQueue::Local { queue, .. }, Handle::Local(id)) => {
-                queue.ack(*id).await.map(|_| ()).map_err(|e| e.to_string())
-            }
-            (AnyQueue::Sqs(q), Handle::Sqs(receipt)) => q
-                .client()
-                .delete_message()
-                .queue_url(q.queue_url())
-                .receipt_handle(receipt)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
-            (AnyQueue::Memory(q), Handle::Memory) => {
-                q.ack(d.body.len());
-                Ok(())
-            }
-            _ => Err(MISMATCH.into()),
-        }
-    }
-
-    /// Make the message visible again after a delay.
-    async fn retry_later(&self, d: &Delivery, reason: &str) -> Result<(), String> {
-        match (self, &d.handle) {
-            (AnyQueue::Local { queue, .. }, Handle::Local(id)) => queue
-                .nack_until(*id, reason, now_ms() + millis(RETRY_DELAY))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            (AnyQueue::Sqs(q), Handle::Sqs(receipt)) => q
-                .client()
-                .change_message_visibility()
-                .queue_url(q.queue_url())
-                .receipt_handle(receipt)
-                .visibility_timeout(i32::try_from(RETRY_DELAY.as_secs()).unwrap_or(2))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
-            (AnyQueue::Memory(q), Handle::Memory) => {
-                let (q, body, count) = (q.clone(), d.body.clone(), d.receive_count);
-                tokio::spawn(async move {
-                    tokio::time::sleep(RETRY_DELAY).await;
-                    q.requeue(body, count);
-                });
-                Ok(())
-            }
-            _ => Err(MISMATCH.into()),
-        }
-    }
-
-    /// Hide the message until `until_ms` without counting this receive
-    /// toward dead-lettering (locally). SQS counts every receive, so there
-    /// the message is hidden until `wait_end_ms` (a claim's lease end, a
-    /// provider's wait) instead and received once more then.
-    async fn wait_until(
-        &self,
-        d: &Delivery,
-        until_ms: i64,
-        wait_end_ms: i64,
-        reason: &str,
-    ) -> Result<(), String> {
-        match (self, &d.handle) {
-            (AnyQueue::Local { queue, .. }, Handle::Local(id)) => queue
-                .defer(*id, reason, until_ms)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            (AnyQueue::Sqs(q), Handle::Sqs(receipt)) => {
-                let until_ms = wait_end_ms.saturating_add(redelivery::LEASE_MARGIN_MS);
-                let secs = (until_ms.saturating_sub(now_ms()) + 999) / 1000;
-                // SQS allows at most 12 hours of visibility.
-                let secs = i32::try_from(secs.clamp(1, 43_200)).unwrap_or(43_200);
-                q.client()
-                    .change_message_visibility()
-                    .queue_url(q.queue_url())
-                    .receipt_handle(receipt)
-                    .visibility_timeout(secs)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-            }
-            (AnyQueue::Memory(q), Handle::Memory) => {
-                let wait = Duration::from_millis(
-                    u64::try_from(until_ms.saturating_sub(now_ms())).unwrap_or(0),
-                );
-                let (q, body, count) =
-                    (q.clone(), d.body.clone(), d.receive_count.saturating_sub(1));
-                tokio::spawn(async move {
-                    tokio::time::sleep(wait).await;
-                    q.requeue(body, count);
-                });
-                Ok(())
-            }
-            _ => Err(MISMATCH.into()),
-        }
-    }
-
-    /// Local: move to the dead-letter table. SQS: leave it; the queue's
-    /// redrive policy moves it after `maxReceiveCount`.
-    async fn dead_letter(&self, d: &Delivery, reason: &str) -> Result<bool, String> {
-        match (self, &d.handle) {
-            (AnyQueue::Local { queue, .. }, Handle::Local(id)) => queue
-                .dead_letter(*id, reason)
-                .await
-                .map_err(|e| e.to_string()),
-            (AnyQueue::Memory(q), Handle::Memory) => {
-                q.dead_letter(d.body.len());
-                tracing::warn!(reason, "in-process queue: message dropped as a dead letter");
-                Ok(true)
-            }
-            _ => self.retry_later(d, reason).await.map(|_| false),
-        }
-    }
-
     /// Messages waiting or in flight (local only; SQS reports 0).
     pub async fn pending(&self) -> u64 {
         match self {
@@ -476,7 +336,7 @@ impl AnyQueue {
                 waiting + in_flight
             }
             AnyQueue::Memory(q) => q.pending(),
-            AnyQueue::Sqs(_) => 0,
+            AnyQueue::Sqs { .. } => 0,
         }
     }
 
@@ -485,7 +345,7 @@ impl AnyQueue {
         match self {
             AnyQueue::Local { queue, .. } => queue.depth(now_ms()).await.unwrap_or(0),
             AnyQueue::Memory(q) => q.waiting(),
-            AnyQueue::Sqs(_) => 0,
+            AnyQueue::Sqs { .. } => 0,
         }
     }
 
@@ -497,7 +357,7 @@ impl AnyQueue {
             AnyQueue::Memory(q) => {
                 let _ = tokio::time::timeout(Duration::from_millis(500), q.notified()).await;
             }
-            AnyQueue::Sqs(_) => {}
+            AnyQueue::Sqs { .. } => {}
         }
     }
 }
@@ -533,7 +393,7 @@ pub async fn worker_loop(
             tracing::warn!("drain limit reached; the rest stays queued for the next start");
             return;
         }
-        let batch = match queue.receive(concurrency * 2).await {
+        let batch = match queue.receive(concurrency * 2, now_ms()).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "queue receive failed");
@@ -580,28 +440,29 @@ pub async fn worker_loop(
                             // dead-lettered at once, transient ones retried,
                             // waits (another worker's claim, a throttled
                             // provider) never spending a receive.
-                            let reason = triage_core::logsafe::escape_capped(
-                                &failure.to_string(),
-                                redelivery::REASON_CAP,
-                            );
                             let now = now_ms();
+                            let letter = DeadLetter::new(
+                                failure.code(),
+                                &failure.to_string(),
+                                d.receive_count,
+                                now,
+                            );
                             let dead_lettered =
                                 match disposition(failure.setback(now), d.receive_count, 0, now) {
                                     Disposition::DeadLetter => {
-                                        queue.dead_letter(&d, &reason).await.unwrap_or(false)
+                                        queue.dead_letter(&d, &letter).await.unwrap_or(false)
                                     }
-                                    Disposition::RetryAt { counts: true, .. } => {
-                                        let _ = queue.retry_later(&d, &reason).await;
-                                        false
-                                    }
-                                    Disposition::RetryAt { at_ms, counts: false } => {
-                                        let wait_end = match failure {
-                                            Failure::InProgress { lease_until_ms } => lease_until_ms,
+                                    Disposition::RetryAt { at_ms, counts } => {
+                                        // SQS counts every receive: a wait for a
+                                        // claim is hidden to the lease's end there.
+                                        let at_ms = match (&queue, &failure) {
+                                            (AnyQueue::Sqs { .. }, Failure::InProgress { lease_until_ms }) => {
+                                                lease_until_ms.saturating_add(redelivery::LEASE_MARGIN_MS)
+                                            }
                                             _ => at_ms,
                                         };
-                                        if let Err(e) = queue.wait_until(&d, at_ms, wait_end, &reason).await {
-                                            tracing::warn!(error = %e, "could not defer; retrying sooner");
-                                            let _ = queue.retry_later(&d, &reason).await;
+                                        if let Err(e) = queue.retry_at(&d, at_ms, counts, &letter.reason, now).await {
+                                            tracing::warn!(error = %e, "could not delay the retry; the visibility timeout brings it back");
                                         }
                                         false
                                     }
@@ -617,8 +478,4 @@ pub async fn worker_loop(
             })
             .await;
     }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
