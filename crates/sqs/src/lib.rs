@@ -10,6 +10,7 @@
 
 pub mod consumer;
 pub mod dead_events;
+pub mod dead_letters;
 pub mod redelivery;
 
 use std::time::{Duration, Instant};

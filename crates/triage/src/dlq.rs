@@ -1,49 +1,24 @@
 //! `triage dlq`: look at the dead-letter queue and move its messages back.
 //!
-//! `--queue sqs`: the SQS DLQ (`--dlq-url` or `DLQ_URL`). Inspecting
-//! receives with `VisibilityTimeout=0`, so nothing is deleted or hidden;
-//! redriving receives, sends body and message attributes to the main queue
-//! (`--queue-url` or `QUEUE_URL`), and deletes from the DLQ only what the
-//! main queue accepted. `--queue local`: the dead-letter table of the
-//! embedded SQLite queue (`--db`).
+//! `--queue sqs`: the SQS DLQ (`--dlq-url` or `DLQ_URL`), through the SQS
+//! adapter's `dead_letters` (inspecting hides nothing; redriving deletes
+//! from the DLQ only what the main queue, `--queue-url` or `QUEUE_URL`,
+//! accepted). `--queue local`: the dead-letter table of the embedded SQLite
+//! queue (`--db`). This module only chooses and prints.
 //!
 //! Only ids, counts and failure reasons are printed; never a body.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
-};
 use clap::Subcommand;
 use serde_json::json;
 use triage_core::logsafe::{Escaped, escape};
 use triage_sqlite::{RedriveSelection, SqliteDb, SqliteQueue};
+use triage_sqs::dead_letters::{self, DlqError, REDRIVE_VISIBILITY_S, Sample, SqsDeadLetters};
 
 use crate::runtime::QueueKind;
-
-/// Message attributes shown for each sampled message (ids and types only).
-const ID_ATTRIBUTES: [&str; 4] = ["notification_id", "grant_id", "message_id", "type"];
-
-/// Message attributes that may carry a failure reason: the worker's own
-/// (`triage-reason`, set when it dead-letters a message itself), then
-/// common ones. SQS's own redrive (after `maxReceiveCount`) says nothing,
-/// so a message moved by it has no reason here; it is in the worker's logs.
-const REASON_ATTRIBUTES: [&str; 5] = [
-    triage_core::redelivery::attributes::REASON,
-    "failure_reason",
-    "last_error",
-    "error",
-    "reason",
-];
-
-/// How long a message received for redrive stays hidden in the DLQ: if the
-/// send or the delete fails, it reappears after this.
-const REDRIVE_VISIBILITY_S: i32 = 60;
 
 /// Dead letters read to count reasons (local).
 const LOCAL_REASON_SCAN: usize = 10_000;
@@ -141,9 +116,8 @@ pub async fn run(
             crate::dlq_events::redrive(db, dry_run, max, json).await
         }
         (DlqCommand::Inspect { dlq_url, limit, .. }, QueueKind::Sqs) => {
-            let client = sqs_client().await;
             let dlq = url_or_env(dlq_url, "--dlq-url", "DLQ_URL")?;
-            inspect_sqs(&client, &dlq, limit, json).await
+            inspect_sqs(&sqs_dead_letters(dlq).await, limit, json).await
         }
         (DlqCommand::Inspect { dlq_url, limit, .. }, QueueKind::Local) => {
             refuse_urls_for_local(&[("--dlq-url", &dlq_url)])?;
@@ -159,10 +133,9 @@ pub async fn run(
             },
             QueueKind::Sqs,
         ) => {
-            let client = sqs_client().await;
             let dlq = url_or_env(dlq_url, "--dlq-url", "DLQ_URL")?;
             let target = url_or_env(queue_url, "--queue-url", "QUEUE_URL")?;
-            redrive_sqs(&client, &dlq, &target, dry_run, max, json).await
+            redrive_sqs(&sqs_dead_letters(dlq).await, &target, dry_run, max, json).await
         }
         (
             DlqCommand::Redrive {
@@ -213,126 +186,15 @@ fn local_queue(db: &Path) -> Result<SqliteQueue, String> {
         .map_err(|e| format!("cannot open {}: {e}", db.display()))
 }
 
-async fn sqs_client() -> Client {
+async fn sqs_dead_letters(dlq: String) -> SqsDeadLetters {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Client::new(&sdk)
+    SqsDeadLetters::new(aws_sdk_sqs::Client::new(&sdk), dlq)
 }
 
-fn sqs_error<E: std::error::Error>(what: &str, e: E) -> String {
-    format!("{what}: {}", DisplayErrorContext(e))
-}
-
-fn to_i32(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-/// One sampled or redriven message: ids, never the body.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Sample {
-    sqs_message_id: String,
-    notification_id: Option<String>,
-    grant_id: Option<String>,
-    message_id: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    receive_count: Option<u32>,
-    sent_at_ms: Option<i64>,
-    reason: Option<String>,
-}
-
-fn string_attribute(m: &Message, name: &str) -> Option<String> {
-    m.message_attributes()
-        .and_then(|a| a.get(name))
-        .and_then(|v| v.string_value())
-        .map(str::to_owned)
-}
-
-fn system_attribute(m: &Message, name: MessageSystemAttributeName) -> Option<&str> {
-    m.attributes()
-        .and_then(|a| a.get(&name))
-        .map(String::as_str)
-}
-
-fn sample_of(m: &Message) -> Sample {
-    let [notification_id, grant_id, message_id, kind] =
-        ID_ATTRIBUTES.map(|name| string_attribute(m, name));
-    Sample {
-        sqs_message_id: m.message_id().unwrap_or_default().to_owned(),
-        notification_id,
-        grant_id,
-        message_id,
-        kind,
-        receive_count: system_attribute(m, MessageSystemAttributeName::ApproximateReceiveCount)
-            .and_then(|v| v.parse().ok()),
-        sent_at_ms: system_attribute(m, MessageSystemAttributeName::SentTimestamp)
-            .and_then(|v| v.parse().ok()),
-        reason: REASON_ATTRIBUTES
-            .iter()
-            .find_map(|name| string_attribute(m, name)),
-    }
-}
-
-/// `ApproximateNumberOfMessages` and `...NotVisible` of a queue.
-async fn counts(client: &Client, url: &str) -> Result<(u64, u64), String> {
-    let out = client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .map_err(|e| sqs_error(&format!("reading the attributes of {url}"), e))?;
-    let get = |name: QueueAttributeName| {
-        out.attributes()
-            .and_then(|a| a.get(&name))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Ok((
-        get(QueueAttributeName::ApproximateNumberOfMessages),
-        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    ))
-}
-
-async fn inspect_sqs(
-    client: &Client,
-    dlq: &str,
-    limit: usize,
-    json: bool,
-) -> Result<ExitCode, String> {
-    let (count, in_flight) = counts(client, dlq).await?;
-    let mut samples: Vec<Sample> = Vec::new();
-    let mut seen = HashSet::new();
-    // With visibility 0 a receive may return messages already seen; stop
-    // after a round brings nothing new.
-    let rounds = limit.div_ceil(10) * 3 + 2;
-    for _ in 0..rounds {
-        if samples.len() >= limit {
-            break;
-        }
-        let out = client
-            .receive_message()
-            .queue_url(dlq)
-            .max_number_of_messages(to_i32((limit - samples.len()).min(10)))
-            .visibility_timeout(0)
-            .wait_time_seconds(0)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| sqs_error(&format!("receiving from {dlq}"), e))?;
-        let mut new = 0;
-        for m in out.messages() {
-            let id = m.message_id().unwrap_or_default().to_owned();
-            if samples.len() < limit && seen.insert(id) {
-                samples.push(sample_of(m));
-                new += 1;
-            }
-        }
-        if new == 0 {
-            break;
-        }
-    }
+async fn inspect_sqs(dead: &SqsDeadLetters, limit: usize, json: bool) -> Result<ExitCode, String> {
+    let dlq = dead.url();
+    let (count, in_flight) = dead.counts().await.map_err(|e| e.to_string())?;
+    let samples = dead.sample(limit).await.map_err(|e| e.to_string())?;
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for s in &samples {
         if let Some(r) = &s.reason {
@@ -490,31 +352,23 @@ async fn inspect_local(queue: &SqliteQueue, limit: usize, json: bool) -> Result<
 }
 
 /// What an SQS redrive did.
-#[derive(Debug, Default)]
-struct Moved {
-    moved: u64,
-    /// The main queue refused them; they reappear in the DLQ.
-    send_failed: u64,
-    /// Sent, but still in the DLQ: they will be moved (and deduplicated) again.
-    delete_failed: u64,
-}
-
 async fn redrive_sqs(
-    client: &Client,
-    dlq: &str,
+    dead: &SqsDeadLetters,
     target: &str,
     dry_run: bool,
     max: Option<u64>,
     json: bool,
 ) -> Result<ExitCode, String> {
+    let dlq = dead.url();
     if dlq.trim_end_matches('/') == target.trim_end_matches('/') {
-        return Err("the DLQ and the target queue are the same queue".into());
+        return Err(DlqError::SameQueue.to_string());
     }
-    let (count, _) = counts(client, dlq).await?;
-    // Also proves the target exists before anything is received.
-    counts(client, target).await?;
-    let fifo = dlq.ends_with(".fifo");
+    let (count, _) = dead.counts().await.map_err(|e| e.to_string())?;
     if dry_run {
+        // Also proves the target exists.
+        dead_letters::counts(dead.client(), target)
+            .await
+            .map_err(|e| e.to_string())?;
         let would = max.map_or(count, |m| m.min(count));
         if json {
             println!(
@@ -530,50 +384,7 @@ async fn redrive_sqs(
         }
         return Ok(ExitCode::SUCCESS);
     }
-
-    let limit = max.unwrap_or(u64::MAX);
-    let mut done = Moved::default();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut empty_rounds = 0;
-    'outer: while done.moved < limit {
-        let want = usize::try_from((limit - done.moved).min(10)).unwrap_or(10);
-        let out = client
-            .receive_message()
-            .queue_url(dlq)
-            .max_number_of_messages(to_i32(want))
-            .visibility_timeout(REDRIVE_VISIBILITY_S)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| sqs_error(&format!("receiving from {dlq}"), e))?;
-        let messages = out.messages();
-        if messages.is_empty() {
-            empty_rounds += 1;
-            if empty_rounds >= 2 {
-                break;
-            }
-            continue;
-        }
-        empty_rounds = 0;
-        let mut batch: Vec<&Message> = Vec::new();
-        for m in messages {
-            let id = m.message_id().unwrap_or_default().to_owned();
-            // A message seen before came back (a failed delete): stop rather than loop.
-            if !seen.insert(id) {
-                break 'outer;
-            }
-            batch.push(m);
-        }
-        let outcome = move_batch(client, target, dlq, &batch, fifo).await?;
-        done.moved += outcome.moved;
-        done.send_failed += outcome.send_failed;
-        done.delete_failed += outcome.delete_failed;
-        if outcome.send_failed > 0 || outcome.delete_failed > 0 {
-            break;
-        }
-    }
+    let done = dead.redrive(target, max).await.map_err(|e| e.to_string())?;
     let failed = done.send_failed + done.delete_failed;
     if json {
         println!(
@@ -603,102 +414,6 @@ async fn redrive_sqs(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
-}
-
-/// Send a batch to the target, then delete from the DLQ what was accepted.
-async fn move_batch(
-    client: &Client,
-    target: &str,
-    dlq: &str,
-    batch: &[&Message],
-    fifo: bool,
-) -> Result<Moved, String> {
-    let mut entries = Vec::with_capacity(batch.len());
-    let mut handles: HashMap<String, String> = HashMap::new();
-    for (i, m) in batch.iter().enumerate() {
-        let entry_id = format!("m{i}");
-        let mut e = SendMessageBatchRequestEntry::builder()
-            .id(&entry_id)
-            .message_body(m.body().unwrap_or_default())
-            .set_message_attributes(m.message_attributes().cloned());
-        if fifo {
-            e = e
-                .set_message_group_id(
-                    system_attribute(m, MessageSystemAttributeName::MessageGroupId)
-                        .map(str::to_owned),
-                )
-                .set_message_deduplication_id(
-                    system_attribute(m, MessageSystemAttributeName::MessageDeduplicationId)
-                        .map(str::to_owned)
-                        .or_else(|| m.message_id().map(str::to_owned)),
-                );
-        }
-        entries.push(e.build().map_err(|e| format!("send entry: {e}"))?);
-        handles.insert(entry_id, m.receipt_handle().unwrap_or_default().to_owned());
-    }
-    let sent = client
-        .send_message_batch()
-        .queue_url(target)
-        .set_entries(Some(entries))
-        .send()
-        .await
-        .map_err(|e| sqs_error(&format!("sending to {target}"), e))?;
-    for f in sent.failed() {
-        tracing::warn!(
-            entry = f.id(),
-            code = f.code(),
-            sender_fault = f.sender_fault(),
-            "redrive: the target refused a message"
-        );
-    }
-    let send_failed = sent.failed().len() as u64;
-    let mut deletes = Vec::new();
-    for ok in sent.successful() {
-        if let Some(handle) = handles.get(ok.id()) {
-            deletes.push(
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(ok.id())
-                    .receipt_handle(handle)
-                    .build()
-                    .map_err(|e| format!("delete entry: {e}"))?,
-            );
-        }
-    }
-    if deletes.is_empty() {
-        return Ok(Moved {
-            moved: 0,
-            send_failed,
-            delete_failed: 0,
-        });
-    }
-    let to_delete = deletes.len() as u64;
-    let deleted = match client
-        .delete_message_batch()
-        .queue_url(dlq)
-        .set_entries(Some(deletes))
-        .send()
-        .await
-    {
-        Ok(out) => {
-            for f in out.failed() {
-                tracing::warn!(
-                    entry = f.id(),
-                    code = f.code(),
-                    "redrive: delete from the DLQ failed"
-                );
-            }
-            out.successful().len() as u64
-        }
-        Err(e) => {
-            tracing::warn!(error = %DisplayErrorContext(e), "redrive: delete from the DLQ failed");
-            0
-        }
-    };
-    Ok(Moved {
-        moved: deleted,
-        send_failed,
-        delete_failed: to_delete - deleted.min(to_delete),
     })
 }
 
