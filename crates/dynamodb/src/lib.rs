@@ -28,6 +28,7 @@ use aws_config::timeout::TimeoutConfig;
 
 pub mod acks;
 mod attr;
+mod batch;
 mod error;
 pub mod idempotency;
 mod keylock;

@@ -10,9 +10,8 @@
 //!   `expires_at` has not passed.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use triage_clock::now_ms;
 use triage_core::ports::{DedupeKey, StoreError};
 use triage_core::reconcile::{KnownMessages, ReconcileCursors};
@@ -20,11 +19,6 @@ use triage_core::reconcile::{KnownMessages, ReconcileCursors};
 use crate::attr::{get_i64, get_s};
 use crate::error::map_sdk_error;
 use crate::idempotency::DynamoIdempotency;
-
-/// Keys per `BatchGetItem` request (DynamoDB's maximum).
-const BATCH_GET_MAX: usize = 100;
-/// Rounds of `UnprocessedKeys` before giving up as throttled.
-const BATCH_GET_ROUNDS: u32 = 6;
 
 fn cursor_pk(provider: &str, grant: &str) -> String {
     format!("reconcile#{provider}#{grant}")
@@ -76,59 +70,19 @@ impl KnownMessages for DynamoIdempotency {
             let mut seen = HashSet::new();
             pks.iter().filter(|k| seen.insert(k.as_str())).collect()
         };
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let ids: Vec<_> = chunk
-                .iter()
-                .map(|pk| {
-                    std::collections::HashMap::from([(
-                        "pk".to_string(),
-                        AttributeValue::S((*pk).clone()),
-                    )])
-                })
-                .collect();
-            let mut request = KeysAndAttributes::builder()
-                .set_keys(Some(ids))
-                .projection_expression("pk, expires_at")
-                .build()
-                .map_err(|_| StoreError::Rejected(format!("{what}: bad batch request")))?;
-            let mut rounds = 0;
-            loop {
-                let out = self
-                    .client()
-                    .batch_get_item()
-                    .request_items(&table, request)
-                    .send()
-                    .await
-                    .map_err(|e| map_sdk_error(&what, &e))?;
-                for item in out
-                    .responses
-                    .as_ref()
-                    .and_then(|r| r.get(&table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let unexpired = get_i64(item, "expires_at").is_none_or(|t| t >= now_s);
-                    if let (Some(pk), true) = (get_s(item, "pk"), unexpired) {
-                        live.insert(pk.to_string());
-                    }
-                }
-                match out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&table))
-                    .filter(|k| !k.keys().is_empty())
-                {
-                    None => break,
-                    Some(rest) => {
-                        rounds += 1;
-                        if rounds >= BATCH_GET_ROUNDS {
-                            return Err(StoreError::Throttled(format!(
-                                "{what}: keys left unprocessed"
-                            )));
-                        }
-                        tokio::time::sleep(Duration::from_millis(10u64 << rounds.min(4))).await;
-                        request = rest;
-                    }
-                }
+        let items = crate::batch::batch_get(
+            self.client(),
+            &table,
+            &unique,
+            "pk, expires_at",
+            false,
+            &what,
+        )
+        .await?;
+        for item in &items {
+            let unexpired = get_i64(item, "expires_at").is_none_or(|t| t >= now_s);
+            if let (Some(pk), true) = (get_s(item, "pk"), unexpired) {
+                live.insert(pk.to_string());
             }
         }
         Ok(pks.iter().map(|pk| live.contains(pk)).collect())

@@ -102,16 +102,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::AsyncSleep;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use triage_core::events::{self, LAST_EVENT_ATTRIBUTE};
 use triage_core::listing::newest_first;
@@ -136,10 +134,6 @@ pub const WRITE_ATTEMPTS: usize = 8;
 /// Thread-key pointers written inside the create transaction (the ticket
 /// and the thread pointer make two more; DynamoDB allows 100 actions).
 pub const TXN_KEY_POINTERS: usize = 90;
-/// Keys per `BatchGetItem` request.
-const BATCH_GET_MAX: usize = 100;
-/// Rounds of `UnprocessedKeys` before giving up as throttled.
-const BATCH_GET_ROUNDS: usize = 6;
 /// DynamoDB's partition key limit, in bytes.
 const MAX_PK_BYTES: usize = 2048;
 
@@ -226,10 +220,6 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn pk_key(pk: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([("pk".to_string(), s(pk))])
-}
-
 /// What a lookup found: pk -> `ticket_id` (empty for ticket items).
 type Found = HashMap<String, String>;
 
@@ -274,71 +264,23 @@ impl DynamoTickets {
     }
 
     async fn backoff(&self, attempt: usize) {
-        let base = 10u64 << attempt.min(4);
-        let jitter = u64::from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0),
-        ) % base.max(1);
-        if let Some(sleep) = self.client.config().sleep_impl() {
-            sleep.sleep(Duration::from_millis(base + jitter)).await;
-        }
+        crate::batch::backoff(&self.client, attempt).await;
     }
 
     /// Consistent batch read of `pks` (deduplicated by the caller).
     async fn lookup(&self, ticket_id: &str, pks: &[&String]) -> Result<Found, StoreError> {
         let what = self.what("lookup for", ticket_id);
-        let mut found = Found::new();
-        for chunk in pks.chunks(BATCH_GET_MAX) {
-            let keys: Vec<_> = chunk.iter().map(|pk| pk_key(pk)).collect();
-            let mut request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression("pk, ticket_id")
-                .build()
-                .map_err(|_| StoreError::Rejected(format!("{what}: bad batch request")))?;
-            let mut rounds = 0;
-            loop {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| map_sdk_error(&what, &e))?;
-                for item in out
-                    .responses
-                    .as_ref()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(pk) = get_s(item, "pk") {
-                        let target = get_s(item, "ticket_id").unwrap_or_default();
-                        found.insert(pk.to_string(), target.to_string());
-                    }
-                }
-                let rest = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys().is_empty());
-                match rest {
-                    None => break,
-                    Some(rest) => {
-                        rounds += 1;
-                        if rounds >= BATCH_GET_ROUNDS {
-                            return Err(StoreError::Throttled(format!(
-                                "{what}: keys left unprocessed"
-                            )));
-                        }
-                        self.backoff(rounds).await;
-                        request = rest;
-                    }
-                }
-            }
-        }
-        Ok(found)
+        let items =
+            crate::batch::batch_get(&self.client, &self.table, pks, "pk, ticket_id", true, &what)
+                .await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let pk = get_s(item, "pk")?;
+                let target = get_s(item, "ticket_id").unwrap_or_default();
+                Some((pk.to_string(), target.to_string()))
+            })
+            .collect())
     }
 
     /// Put a pointer/pin item unless it exists; returns the existing target.
