@@ -192,6 +192,9 @@ def dynamodb_calls(paths=None):
         calls.update(re.findall(r"\.(get_item|put_item|update_item|delete_item|batch_get_item|"
                                 r"batch_write_item|transact_write_items|transact_get_items|query|scan)\(\)",
                                 text))
+        # The shared BatchGetItem helper (crates/dynamodb/src/batch.rs).
+        if re.search(r"batch::batch_get\(", text):
+            calls.add("batch_get_item")
         for item, call in TRANSACTION_ITEMS.items():
             if re.search(r"(?<![A-Za-z0-9_])%s::builder" % item, text):
                 calls.add(call)
