@@ -23,13 +23,16 @@
 //! `applied_rules`, in the order it was applied):
 //!
 //! 1. **Keywords.** The subject and the visible body text are scanned once
-//!    with a single Aho-Corasick automaton over the keywords of all rules.
-//!    A keyword matches as a whole word or phrase: case-insensitive
-//!    (Unicode lower-casing), whitespace runs in the text count as one
-//!    space, and the characters around the match must not be alphanumeric
-//!    (`char::is_alphanumeric`), so `down` is not found in `download`. The
-//!    first rule **in file order** with a match sets category, queue and
-//!    priority (not the keyword found first in the text). No match: the
+//!    for the keywords of all rules ([`crate::keywords`]): whole words or
+//!    phrases, case-insensitive (Unicode lower-casing), whitespace runs
+//!    counted as one space, in any inflected form (Snowball stems: "errors"
+//!    is `error`, "charged" is `charge`; `down` is still not found in
+//!    `download`), and not right after a negation ("not urgent"). Every
+//!    keyword found is evidence for its rule: [`SUBJECT_WEIGHT`] in the
+//!    subject, [`BODY_WEIGHT`] per mention in the body, at most
+//!    [`KEYWORD_CAP`] per keyword. The first rule **in file order** with
+//!    evidence sets category, queue and priority; its keywords (up to five)
+//!    and score are recorded (`keyword=...`, `score=N`). No evidence: the
 //!    `default` rule, category and queue `general`, priority low.
 //! 2. **Alias.** Only when no keyword rule matched: a `to`/`cc` recipient
 //!    `local+tag@domain` whose tag (case-insensitive) is a *known queue* -
@@ -48,7 +51,7 @@
 
 use std::str::FromStr;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use crate::keywords::KeywordSet;
 use serde::Deserialize;
 
 use crate::message::Message;
@@ -168,26 +171,29 @@ struct Mailbox {
     priority: Option<Priority>,
 }
 
-/// One keyword of the automaton.
-#[derive(Debug, Clone)]
-struct Pattern {
-    /// Index into `Rules::rules`.
-    rule: usize,
-    /// The keyword as normalized (for `applied_rules`).
-    keyword: String,
-    /// The keyword starts / ends with an alphanumeric character, so a word
-    /// boundary is required on that side.
-    bound_start: bool,
-    bound_end: bool,
+/// Evidence weight of a keyword found in the subject.
+pub const SUBJECT_WEIGHT: u32 = 3;
+/// Evidence weight of a keyword found in the body.
+pub const BODY_WEIGHT: u32 = 1;
+/// The most one keyword adds to its rule's score, however often it repeats.
+pub const KEYWORD_CAP: u32 = 4;
+/// Keywords named as evidence in `applied_rules`.
+const EVIDENCE_SHOWN: usize = 5;
+
+/// The scored evidence for one rule.
+#[derive(Debug, Clone, Default)]
+struct Evidence {
+    score: u32,
+    /// Distinct keywords, in the order first found.
+    keywords: Vec<usize>,
 }
 
 /// Compiled rules. Build once at init; `classify` is cheap.
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
-    /// Keywords of every rule, one pattern each; `None` when there is none.
-    automaton: Option<AhoCorasick>,
-    patterns: Vec<Pattern>,
+    /// Keywords of every rule, matched on word forms.
+    keywords: KeywordSet,
     /// Lower-case, without a leading `@` or `.`.
     vip_domains: Vec<String>,
     mailboxes: Vec<Mailbox>,
@@ -216,8 +222,7 @@ impl Rules {
     pub fn empty() -> Rules {
         Rules {
             rules: Vec::new(),
-            automaton: None,
-            patterns: Vec::new(),
+            keywords: KeywordSet::empty(),
             vip_domains: Vec::new(),
             mailboxes: Vec::new(),
             known_queues: Vec::new(),
@@ -237,7 +242,7 @@ impl Rules {
         let routing = crate::routing::Routing::compile(file.destinations, file.routes)?;
         let acknowledgements = crate::acknowledgement::AckPolicy::compile(file.acknowledgements)?;
         let mut rules: Vec<Rule> = Vec::with_capacity(file.rules.len());
-        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut patterns: Vec<(usize, String)> = Vec::new();
         for (index, entry) in file.rules.into_iter().enumerate() {
             let name = entry.name.trim().to_string();
             if name.is_empty() {
@@ -272,14 +277,7 @@ impl Rules {
                         k + 1
                     )));
                 }
-                let bound_start = normalized.chars().next().is_some_and(char::is_alphanumeric);
-                let bound_end = normalized.chars().last().is_some_and(char::is_alphanumeric);
-                patterns.push(Pattern {
-                    rule: rules.len(),
-                    keyword: normalized,
-                    bound_start,
-                    bound_end,
-                });
+                patterns.push((rules.len(), normalized));
             }
             rules.push(Rule {
                 name,
@@ -337,21 +335,12 @@ impl Rules {
         known_queues.sort();
         known_queues.dedup();
 
-        let automaton = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(patterns.iter().map(|p| p.keyword.as_str()))
-                    .map_err(|e| invalid(format!("keywords do not compile: {e}")))?,
-            )
-        };
+        let keywords = KeywordSet::new(patterns)
+            .map_err(|e| invalid(format!("keywords do not compile: {e}")))?;
 
         Ok(Rules {
             rules,
-            automaton,
-            patterns,
+            keywords,
             vip_domains,
             mailboxes,
             known_queues,
@@ -377,7 +366,7 @@ impl Rules {
 
     /// Number of keywords over all rules.
     pub fn keyword_count(&self) -> usize {
-        self.patterns.len()
+        self.keywords.keywords().len()
     }
 
     /// Classify a message. `visible_text` is the body text with quotes removed
@@ -391,11 +380,16 @@ impl Rules {
             });
         };
 
-        // 1. Keywords.
-        let hit = self.first_rule(msg.subject.as_deref().unwrap_or_default(), visible_text);
-        let (category, mut queue, mut priority) = match hit {
-            Some((rule, pattern)) => {
-                record(&rule.name, format!("keyword={}", pattern.keyword));
+        // 1. Keywords: the best-scoring rule.
+        let hit = self.best_rule(msg.subject.as_deref().unwrap_or_default(), visible_text);
+        let (category, mut queue, mut priority) = match &hit {
+            Some((rule, evidence)) => {
+                for &k in evidence.keywords.iter().take(EVIDENCE_SHOWN) {
+                    if let Some(kw) = self.keywords.keywords().get(k) {
+                        record(&rule.name, format!("keyword={}", kw.text));
+                    }
+                }
+                record(&rule.name, format!("score={}", evidence.score));
                 record(&rule.name, format!("category={}", rule.category));
                 record(&rule.name, format!("queue={}", rule.queue));
                 record(&rule.name, format!("priority={}", rule.priority.as_str()));
@@ -455,35 +449,50 @@ impl Rules {
         }
     }
 
-    /// The first rule (in file order) with a keyword in the subject or the
-    /// text, and the keyword that matched.
-    fn first_rule(&self, subject: &str, text: &str) -> Option<(&Rule, &Pattern)> {
-        let automaton = self.automaton.as_ref()?;
+    /// The first rule in file order with evidence in the subject or the
+    /// text, and that evidence, scored: each keyword found adds
+    /// [`SUBJECT_WEIGHT`] in the subject and [`BODY_WEIGHT`] per mention in
+    /// the body, at most [`KEYWORD_CAP`] per keyword; negated mentions add
+    /// nothing.
+    fn best_rule(&self, subject: &str, text: &str) -> Option<(&Rule, Evidence)> {
         let mut bytes = Vec::with_capacity(subject.len() + text.len() + 1);
         push_normalized(&mut bytes, subject);
+        let body_start = bytes.len();
         // Not whitespace and not alphanumeric: a boundary no phrase crosses.
         bytes.push(0x1f);
         push_normalized(&mut bytes, text);
         let haystack = into_string(bytes);
 
-        let mut best: Option<&Pattern> = None;
-        for m in automaton.find_overlapping_iter(&haystack) {
-            let Some(pattern) = self.patterns.get(m.pattern().as_usize()) else {
-                continue;
+        // The first rule in file order wins: only its hits are needed.
+        let mut per_keyword: Vec<(usize, u32)> = Vec::new();
+        for hit in self.keywords.first_rule_hits(&haystack) {
+            let weight = if hit.start < body_start {
+                SUBJECT_WEIGHT
+            } else {
+                BODY_WEIGHT
             };
-            if best.is_some_and(|b| b.rule <= pattern.rule) {
-                continue;
-            }
-            if !at_boundaries(&haystack, m.start(), m.end(), pattern) {
-                continue;
-            }
-            best = Some(pattern);
-            if pattern.rule == 0 {
-                break;
+            match per_keyword.iter_mut().find(|(k, _)| *k == hit.keyword) {
+                Some((_, w)) => *w = (*w + weight).min(KEYWORD_CAP),
+                None => per_keyword.push((hit.keyword, weight.min(KEYWORD_CAP))),
             }
         }
-        let pattern = best?;
-        Some((self.rules.get(pattern.rule)?, pattern))
+        let mut evidence: Vec<Evidence> = vec![Evidence::default(); self.rules.len()];
+        for (k, weight) in per_keyword {
+            let Some(rule) = self.keywords.keywords().get(k).map(|kw| kw.rule) else {
+                continue;
+            };
+            if let Some(e) = evidence.get_mut(rule) {
+                e.score += weight;
+                e.keywords.push(k);
+            }
+        }
+        // The first rule in file order with evidence (the score is
+        // recorded; choosing by it waits for the evaluation set of #14).
+        let (index, best) = evidence
+            .into_iter()
+            .enumerate()
+            .find(|(_, e)| e.score > 0)?;
+        Some((self.rules.get(index)?, best))
     }
 
     /// The known queue named by the `+tag` of an address, if any.
@@ -513,23 +522,6 @@ fn inner(e: RulesError) -> String {
     match e {
         RulesError::Toml(m) | RulesError::Invalid(m) => m,
     }
-}
-
-/// Whether the match `start..end` of `pattern` in `haystack` has no
-/// alphanumeric character right before or right after it (on the sides
-/// where the keyword itself is alphanumeric).
-fn at_boundaries(haystack: &str, start: usize, end: usize, pattern: &Pattern) -> bool {
-    let before_ok = !pattern.bound_start
-        || haystack
-            .get(..start)
-            .and_then(|s| s.chars().next_back())
-            .is_none_or(|c| !c.is_alphanumeric());
-    let after_ok = !pattern.bound_end
-        || haystack
-            .get(end..)
-            .and_then(|s| s.chars().next())
-            .is_none_or(|c| !c.is_alphanumeric());
-    before_ok && after_ok
 }
 
 /// Lower-cased (per char, Unicode), whitespace runs as one space, trimmed.
@@ -616,7 +608,7 @@ mod tests {
                 "churn_risk"
             ]
         );
-        assert_eq!(rules.keyword_count(), 22);
+        assert_eq!(rules.keyword_count(), 23);
         assert_eq!(Rules::default_rules().rule_count(), 5);
     }
 

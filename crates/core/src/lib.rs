@@ -12,7 +12,8 @@
 //!   [`eml`]) they use.
 //! - The ingest path for any provider: [`ingest`] (size, authentication,
 //!   [`gzip`], parsing), [`message_check`], the queue [`envelope`].
-//! - The worker's rules: [`filters`], [`classify`], [`text`], the
+//! - The worker's rules: [`filters`], [`classify`] (word forms:
+//!   [`keywords`]), [`text`], the
 //!   [`ticket`] model and [`listing`].
 //! - What goes out (issue #12; built and tested, not wired yet): ticket
 //!   [`events`] with deterministic ids, their [`routing`] per queue from
@@ -39,6 +40,7 @@ pub mod inbound_email;
 pub mod ingest;
 pub mod json_error;
 pub mod key_refresh;
+pub mod keywords;
 pub mod kpi;
 pub mod listing;
 pub mod logsafe;
