@@ -21,6 +21,9 @@
 //! * Reconciliation ([`reconcile`]): cursors per provider and grant, and
 //!   which messages the idempotency records already know.
 //!
+//! * The queue as the core's `QueueConsumer` ([`consumer`]), and the
+//!   figures of `triage stats` ([`stats`]).
+//!
 //! # Schema (version 5)
 //!
 //! | table                | key                                   | holds                                   |

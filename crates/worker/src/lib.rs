@@ -7,7 +7,9 @@
 //! - [`config`]: the environment, read once and typed.
 //! - [`compose`]: rules, the Nylas source, [`Worker::new`]: shared by
 //!   every runner.
-//! - [`handler`]: one record (provider chosen by the envelope), one batch.
+//! - [`handler`]: one record (provider chosen by the envelope), one batch;
+//!   what a failure becomes is the core's redelivery rule, carried out
+//!   through a `Redelivery` port (SQS in the Lambda, in memory in tests).
 
 pub mod compose;
 pub mod config;
