@@ -7,7 +7,43 @@ use triage_core::classify::Rules;
 use triage_core::filters::{FilterContext, skip_reason};
 use triage_core::text::visible_text;
 
+use triage_core::classify::Classification;
+use triage_core::filters::SkipReason;
+use triage_core::message::{BodyFormat, Message};
+use triage_core::provider::Origin;
+
 use crate::input::{expand, load, messages};
+
+/// What the worker would do with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Skip(SkipReason),
+    Ticket(Classification),
+}
+
+/// The worker's decision for `msg` under `rules`, touching no store: the
+/// filters, then the classification of the visible text.
+pub fn decide(
+    msg: &Message,
+    format: BodyFormat,
+    origin: Origin,
+    rules: &Rules,
+    support_addresses: &[String],
+) -> Decision {
+    let ctx = FilterContext {
+        support_addresses,
+        folder_roles: None,
+        origin,
+        allow_historic: false,
+    };
+    match skip_reason(msg, &ctx) {
+        Some(reason) => Decision::Skip(reason),
+        None => {
+            let text = visible_text(msg.body.as_deref().unwrap_or(""), format);
+            Decision::Ticket(rules.classify(msg, &text))
+        }
+    }
+}
 
 /// Classify every input; print one line (or JSON object) per message.
 /// Returns the number of inputs that could not be read.
@@ -44,14 +80,8 @@ pub fn run(
             } else {
                 name.clone()
             };
-            let ctx = FilterContext {
-                support_addresses,
-                folder_roles: None,
-                origin: *origin,
-                allow_historic: false,
-            };
-            let line = match skip_reason(msg, &ctx) {
-                Some(reason) => {
+            let line = match decide(msg, *format, *origin, rules, support_addresses) {
+                Decision::Skip(reason) => {
                     if json_out {
                         json!({"input": label, "decision": "skip", "reason": reason.code(),
                                "detail": format!("{reason:?}"),
@@ -61,9 +91,7 @@ pub fn run(
                         format!("{label}: skip ({}: {reason:?})", reason.code())
                     }
                 }
-                None => {
-                    let text = visible_text(msg.body.as_deref().unwrap_or(""), *format);
-                    let c = rules.classify(msg, &text);
+                Decision::Ticket(c) => {
                     if json_out {
                         json!({"input": label, "decision": "ticket", "reason": null,
                                "category": c.category, "queue": c.queue,

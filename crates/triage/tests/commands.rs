@@ -72,6 +72,8 @@ fn every_help_runs_and_names_only_files_in_the_repository() {
         &["webhooks", "rotate", "--help"],
         &["reconcile", "--help"],
         &["stats", "--help"],
+        &["rules", "--help"],
+        &["rules", "diff", "--help"],
     ] {
         let out = ok(&db, args);
         assert!(out.contains("Usage: triage"), "{args:?}: {out}");
@@ -262,4 +264,79 @@ fn classify_and_replay_read_inbound_email_payloads() {
         tickets.iter().any(|t| t["message_count"] == 2),
         "{tickets:?}"
     );
+}
+
+/// `triage rules diff`: the same rules change nothing; a proposed file
+/// that moves billing words to incidents shows exactly the messages that
+/// would move, with the evidence of both sides; nothing touches the store.
+#[test]
+fn rules_diff_shows_what_a_rules_change_would_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let same = ok(
+        &db,
+        &[
+            "rules",
+            "diff",
+            "--rules",
+            "crates/core/rules/default.toml",
+            "events/nylas/",
+            "fixtures/email/normal",
+        ],
+    );
+    assert!(same.contains(" 0 would change"), "{same}");
+
+    let proposed = dir.path().join("proposed.toml");
+    let default =
+        std::fs::read_to_string(repo_root().join("crates/core/rules/default.toml")).unwrap();
+    // Billing words now page on-call: same rules, one more first.
+    let moved = format!(
+        "{}\n",
+        default.replacen(
+            "\n[[rules]]\nname = \"incidents\"",
+            "\n[[rules]]\nname = \"money_is_urgent\"\ncategory = \"incidents\"\npriority = \"high\"\nkeywords = [\"refund\", \"invoice\", \"charge\"]\n\n[[rules]]\nname = \"incidents\"",
+            1,
+        )
+    );
+    std::fs::write(&proposed, moved).unwrap();
+    let out = ok(
+        &db,
+        &[
+            "--json",
+            "rules",
+            "diff",
+            "--rules",
+            proposed.to_str().unwrap(),
+            "events/nylas/",
+            "fixtures/email/normal",
+        ],
+    );
+    let changes = json_lines(&out);
+    assert!(
+        !changes.is_empty(),
+        "a billing message among the samples: {out}"
+    );
+    for c in &changes {
+        assert_ne!(c["before"], c["after"], "{c}");
+        assert!(
+            c["after"].as_str().unwrap().contains("category=incidents"),
+            "{c}"
+        );
+        let why: Vec<&str> = c["after_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(
+            why.iter()
+                .any(|r| r.starts_with("money_is_urgent: keyword=")),
+            "{c}"
+        );
+    }
+    // Without --rules there is nothing to compare.
+    let o = triage(&db, &["rules", "diff", "events/nylas/"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--rules"), "{}", text(&o));
+    assert!(!db.exists(), "rules diff touched the store");
 }
