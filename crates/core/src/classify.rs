@@ -153,6 +153,10 @@ struct MailboxEntry {
     address: String,
     queue: Option<String>,
     priority: Option<String>,
+    /// The mailbox receives through a mailing list (a Google Group): list
+    /// headers on mail to it do not make it bulk.
+    #[serde(default)]
+    lists: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +201,8 @@ pub struct Rules {
     /// Lower-case, without a leading `@` or `.`.
     vip_domains: Vec<String>,
     mailboxes: Vec<Mailbox>,
+    /// Mailboxes with `lists = true`, lower-case.
+    list_mailboxes: Vec<String>,
     /// Queues of rules and mailboxes, lower-case: the aliases that route.
     known_queues: Vec<String>,
     /// Destinations of ticket events per queue.
@@ -225,6 +231,7 @@ impl Rules {
             keywords: KeywordSet::empty(),
             vip_domains: Vec::new(),
             mailboxes: Vec::new(),
+            list_mailboxes: Vec::new(),
             known_queues: Vec::new(),
             routing: crate::routing::Routing::default(),
             acknowledgements: crate::acknowledgement::AckPolicy::default(),
@@ -297,6 +304,7 @@ impl Rules {
         }
 
         let mut mailboxes = Vec::with_capacity(file.mailboxes.len());
+        let mut list_mailboxes = Vec::new();
         for entry in file.mailboxes {
             let address = entry.address.trim().to_lowercase();
             if !address.contains('@') {
@@ -316,6 +324,9 @@ impl Rules {
                 .map(|p| p.parse::<Priority>())
                 .transpose()
                 .map_err(|e| invalid(format!("mailbox `{address}`: {}", inner(e))))?;
+            if entry.lists {
+                list_mailboxes.push(address.clone());
+            }
             mailboxes.push(Mailbox {
                 address,
                 queue,
@@ -343,10 +354,17 @@ impl Rules {
             keywords,
             vip_domains,
             mailboxes,
+            list_mailboxes,
             known_queues,
             routing,
             acknowledgements,
         })
+    }
+
+    /// Our mailboxes that receive through a mailing list, lower-case (for
+    /// [`crate::filters::FilterContext::list_mailboxes`]).
+    pub fn list_mailboxes(&self) -> &[String] {
+        &self.list_mailboxes
     }
 
     /// Where ticket events go, per queue.

@@ -37,6 +37,24 @@ pub struct FilterContext<'a> {
     pub origin: Origin,
     /// Process `.../historic` backfill notifications.
     pub allow_historic: bool,
+    /// Our mailboxes that receive through a mailing list (a Google Group, a
+    /// list server), lower-case: mail to or cc one of them is not skipped
+    /// for its list headers or `Precedence: list` (rules file
+    /// `[[mailboxes]] lists = true`). `Precedence: bulk`/`junk` still is.
+    pub list_mailboxes: &'a [String],
+}
+
+impl FilterContext<'_> {
+    /// Whether `msg` is addressed (to or cc) to one of the list mailboxes.
+    pub fn via_list_mailbox(&self, msg: &Message) -> bool {
+        !self.list_mailboxes.is_empty()
+            && msg.to.iter().chain(msg.cc.iter()).any(|p| {
+                let email = p.email.trim();
+                self.list_mailboxes
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(email))
+            })
+    }
 }
 
 /// Why a message makes no ticket. Recorded, never an error.
@@ -96,7 +114,7 @@ pub fn skip_reason(msg: &Message, ctx: &FilterContext<'_>) -> Option<SkipReason>
         return Some(SkipReason::Folder(role));
     }
     let signals = Signals::gather(msg);
-    if let Some(reason) = automatic(msg, &signals) {
+    if let Some(reason) = automatic(msg, &signals, ctx.via_list_mailbox(msg)) {
         return Some(reason);
     }
     if calendar(msg, &signals) {
@@ -317,10 +335,12 @@ impl<'m> Signals<'m> {
 /// a no-reply sender (reported as [`SkipReason::AutoReply`]: automated mail
 /// nobody answers).
 pub fn is_automatic(msg: &Message) -> Option<SkipReason> {
-    automatic(msg, &Signals::gather(msg))
+    automatic(msg, &Signals::gather(msg), false)
 }
 
-fn automatic(msg: &Message, s: &Signals<'_>) -> Option<SkipReason> {
+/// `via_list`: the message came to a mailbox that receives through a
+/// mailing list ([`FilterContext::list_mailboxes`]).
+fn automatic(msg: &Message, s: &Signals<'_>, via_list: bool) -> Option<SkipReason> {
     // 1. Delivery / feedback reports, by MIME structure.
     if let Some(ct) = s.content_type {
         let media = media_type(ct);
@@ -414,11 +434,16 @@ fn automatic(msg: &Message, s: &Signals<'_>) -> Option<SkipReason> {
         return Some(SkipReason::AutoReply("X-Loop".into()));
     }
 
-    // 4. Bulk and list mail.
-    if let Some(Precedence::Bulk(kind)) = precedence {
+    // 4. Bulk and list mail (list signals are expected on a mailbox that
+    // receives through a list).
+    if let Some(Precedence::Bulk(kind)) = precedence
+        && !(via_list && kind == "list")
+    {
         return Some(SkipReason::Bulk(format!("Precedence: {kind}")));
     }
-    if let Some(name) = s.list_header {
+    if let Some(name) = s.list_header
+        && !via_list
+    {
         return Some(SkipReason::Bulk(name.to_string()));
     }
 

@@ -503,6 +503,7 @@ mod tests {
             folder_roles: None,
             origin: crate::provider::Origin::default(),
             allow_historic: false,
+            list_mailboxes: &[],
         };
         let mut auto = full();
         auto["headers"] = json!({"Auto-Submitted": "auto-replied"});

@@ -188,6 +188,54 @@ fn each_bulk_header_alone_is_a_skip() {
     }
 }
 
+/// A support inbox that is a Google Group: every message carries list
+/// headers. Rules file `[[mailboxes]] lists = true` says so for its address.
+#[test]
+fn a_mailbox_that_receives_through_a_list_keeps_its_mail() {
+    let lists = vec!["support@acme.test".to_string()];
+    let group = FilterContext {
+        list_mailboxes: &lists,
+        ..ctx()
+    };
+    let via_group = human(&[
+        ("List-Id", "<support.acme.test>"),
+        ("List-Unsubscribe", "<mailto:support+unsubscribe@acme.test>"),
+        ("Precedence", "list"),
+    ]);
+    assert_eq!(
+        skip_reason(&via_group, &group),
+        None,
+        "the group's own mail"
+    );
+    assert!(matches!(
+        skip_reason(&via_group, &ctx()),
+        Some(SkipReason::Bulk(_))
+    ));
+    // Bulk is still bulk, and an auto-reply through the group still an
+    // auto-reply.
+    for (name, value) in [("Precedence", "bulk"), ("Auto-Submitted", "auto-replied")] {
+        let mut m = via_group.clone();
+        m.headers.get_or_insert_with(Vec::new).push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
+        assert!(skip_reason(&m, &group).is_some(), "{name}: {value}");
+    }
+    // A newsletter to another address is still skipped.
+    let mut newsletter = via_group.clone();
+    newsletter.to[0].email = "ann@acme.test".into();
+    assert!(matches!(
+        skip_reason(&newsletter, &group),
+        Some(SkipReason::Bulk(_))
+    ));
+    // The rules file names the mailbox, case aside.
+    let rules = triage_core::classify::Rules::from_toml(
+        "[[mailboxes]]\naddress = \"Support@Acme.test\"\nlists = true\n\n[[mailboxes]]\naddress = \"billing@acme.test\"\nqueue = \"billing\"\n",
+    )
+    .unwrap();
+    assert_eq!(rules.list_mailboxes(), ["support@acme.test"]);
+}
+
 #[test]
 fn each_bounce_header_alone_is_a_skip() {
     for (name, value) in [

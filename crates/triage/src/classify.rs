@@ -35,6 +35,7 @@ pub fn decide(
         folder_roles: None,
         origin,
         allow_historic: false,
+        list_mailboxes: rules.list_mailboxes(),
     };
     match skip_reason(msg, &ctx) {
         Some(reason) => Decision::Skip(reason),

@@ -344,6 +344,7 @@ where
             folder_roles: roles.as_ref(),
             origin: opened.origin,
             allow_historic: self.settings.allow_historic,
+            list_mailboxes: self.rules.list_mailboxes(),
         };
         if let Some(reason) = skip_reason(&message, &ctx) {
             return Ok(Outcome::Skipped { reason });
