@@ -10,11 +10,12 @@
 //! to the redrive policy and makes it visible again soon.
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
-use triage_core::ports::{QueueConsumer, QueueError, Received};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use triage_core::ports::{QueueConsumer, QueueError, Received, Redelivery};
 use triage_core::redelivery::{DeadLetter, RETRY_DELAY_MS};
 
 use crate::SqsQueue;
+use crate::redelivery::SqsRedelivery;
 
 /// SQS's longest visibility timeout: 12 hours.
 const MAX_VISIBILITY_S: i64 = 43_200;
@@ -23,12 +24,17 @@ const MAX_VISIBILITY_S: i64 = 43_200;
 #[derive(Debug, Clone)]
 pub struct SqsConsumer {
     queue: SqsQueue,
-    dlq_url: Option<String>,
+    /// Dead letters go through the worker Lambda's redelivery, when the
+    /// DLQ is known.
+    dead: Option<SqsRedelivery>,
 }
 
 impl SqsConsumer {
     pub fn new(queue: SqsQueue, dlq_url: Option<String>) -> Self {
-        SqsConsumer { queue, dlq_url }
+        SqsConsumer {
+            dead: dlq_url.map(|url| SqsRedelivery::new(queue.clone(), url)),
+            queue,
+        }
     }
 
     async fn hide(&self, message: &Received, seconds: i64) -> Result<(), QueueError> {
@@ -43,14 +49,6 @@ impl SqsConsumer {
             .map(|_| ())
             .map_err(|e| QueueError::Unavailable(DisplayErrorContext(e).to_string()))
     }
-}
-
-fn text(value: &str) -> Result<MessageAttributeValue, QueueError> {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .map_err(|e| QueueError::Unavailable(format!("message attribute: {e}")))
 }
 
 impl QueueConsumer for SqsConsumer {
@@ -119,26 +117,12 @@ impl QueueConsumer for SqsConsumer {
         message: &Received,
         letter: &DeadLetter,
     ) -> Result<bool, QueueError> {
-        let Some(dlq) = &self.dlq_url else {
+        let Some(dead) = &self.dead else {
             // The redrive policy moves it after maxReceiveCount.
             self.hide(message, RETRY_DELAY_MS / 1000).await?;
             return Ok(false);
         };
-        let mut req = self
-            .queue
-            .client()
-            .send_message()
-            .queue_url(dlq)
-            .message_body(&message.body);
-        for (k, v) in message.record().carried() {
-            req = req.message_attributes(k, text(v)?);
-        }
-        for (k, v) in letter.attributes() {
-            req = req.message_attributes(k, text(&v)?);
-        }
-        req.send()
-            .await
-            .map_err(|e| QueueError::Unavailable(DisplayErrorContext(e).to_string()))?;
+        dead.dead_letter(&message.record(), letter).await?;
         self.ack(message).await?;
         Ok(true)
     }

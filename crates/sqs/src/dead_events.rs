@@ -6,7 +6,6 @@
 //! a body, and a redrive (to the events retry queue) delivers only to the
 //! destinations that lack it.
 
-use aws_sdk_sqs::types::MessageAttributeValue;
 use triage_core::dispatch::DeadEvents;
 use triage_core::events::TicketEvent;
 use triage_core::logsafe::escape_capped;
@@ -19,14 +18,6 @@ const MAX_REASON_CHARS: usize = 1_000;
 
 /// The attribute holding the destinations that already have the event.
 pub const DELIVERED_ATTRIBUTE: &str = "delivered";
-
-fn text(value: &str) -> Result<MessageAttributeValue, QueueError> {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .map_err(|e| QueueError::Unavailable(format!("message attribute: {e}")))
-}
 
 impl DeadEvents for SqsQueue {
     async fn put(
@@ -45,13 +36,13 @@ impl DeadEvents for SqsQueue {
             .send_message()
             .queue_url(self.queue_url())
             .message_body(body)
-            .message_attributes("event_id", text(&event.id)?)
-            .message_attributes("ticket_id", text(&event.ticket_id)?)
-            .message_attributes("type", text(event.kind.as_str())?)
-            .message_attributes(DELIVERED_ATTRIBUTE, text(&delivered)?)
+            .message_attributes("event_id", crate::string_attribute(&event.id)?)
+            .message_attributes("ticket_id", crate::string_attribute(&event.ticket_id)?)
+            .message_attributes("type", crate::string_attribute(event.kind.as_str())?)
+            .message_attributes(DELIVERED_ATTRIBUTE, crate::string_attribute(&delivered)?)
             .message_attributes(
                 "failure_reason",
-                text(if reason.is_empty() {
+                crate::string_attribute(if reason.is_empty() {
                     "unknown"
                 } else {
                     &reason

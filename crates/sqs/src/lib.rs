@@ -125,17 +125,21 @@ pub fn to_entries(
     messages.iter().map(entry).collect()
 }
 
+/// A `String` message attribute (every attribute this crate writes).
+pub(crate) fn string_attribute(value: &str) -> Result<MessageAttributeValue, QueueError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| QueueError::Unavailable(format!("message attribute: {e}")))
+}
+
 fn entry(m: &QueuedMessage) -> Result<SendMessageBatchRequestEntry, QueueError> {
     let mut b = SendMessageBatchRequestEntry::builder()
         .id(&m.entry_id)
         .message_body(&m.body);
     for (name, value) in &m.attributes {
-        let attr = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(value)
-            .build()
-            .map_err(|e| QueueError::Unavailable(format!("attribute {name}: {e}")))?;
-        b = b.message_attributes(*name, attr);
+        b = b.message_attributes(*name, string_attribute(value)?);
     }
     b.build()
         .map_err(|e| QueueError::Unavailable(format!("batch entry: {e}")))

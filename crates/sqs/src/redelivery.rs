@@ -14,7 +14,6 @@
 //! the original. If the copy is sent and the delete is lost, the message
 //! is processed twice, which the idempotency records absorb.
 
-use aws_sdk_sqs::types::MessageAttributeValue;
 use triage_core::ports::{QueueError, Redelivery};
 use triage_core::redelivery::{DeadLetter, Record, attributes};
 
@@ -66,7 +65,7 @@ impl SqsRedelivery {
             .carried()
             .chain(extra.iter().map(|(k, v)| (*k, v.as_str())))
         {
-            req = req.message_attributes(name, text(value)?);
+            req = req.message_attributes(name, crate::string_attribute(value)?);
         }
         match tokio::time::timeout(self.queue.timeout(), req.send()).await {
             Ok(Ok(_)) => Ok(()),
@@ -78,14 +77,6 @@ impl SqsRedelivery {
             )),
         }
     }
-}
-
-fn text(value: &str) -> Result<MessageAttributeValue, QueueError> {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .map_err(|e| QueueError::Unavailable(format!("message attribute: {e}")))
 }
 
 /// The delay of a copy that must wait until `not_before_ms`, at most
