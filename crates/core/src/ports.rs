@@ -328,6 +328,13 @@ pub trait QueueConsumer: Send + Sync {
     /// Done: delete it.
     fn ack(&self, message: &Received) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Whether `retry_at(.., counts: false, ..)` really keeps the receive
+    /// from counting (the redelivery rule plans waits differently for a
+    /// queue that counts every receive).
+    fn gives_back_receives(&self) -> bool {
+        true
+    }
+
     /// Receive it again at `at_ms`, keeping `reason`. `counts: false` asks
     /// that this receive not count toward dead-lettering; a queue that
     /// counts every receive (SQS) cannot give it back and says so in its

@@ -64,12 +64,18 @@ pub enum Disposition {
 
 /// The rule (see the module documentation). `receive_count` is this
 /// receive's number (1 for the first); `deferrals` how many times the
-/// message was already put back for a provider's wait.
+/// message was already put back for a provider's wait;
+/// `gives_back_receives`: whether the queue can keep a wait from counting
+/// (the local queue's `defer`, the Lambda's delayed copies). One that
+/// cannot (SQS polled with visibility changes) waits for a claim until its
+/// lease ends, so the wait spends one receive instead of one every
+/// [`RETRY_DELAY_MS`].
 pub fn disposition(
     setback: Setback,
     receive_count: u32,
     deferrals: u32,
     now_ms: i64,
+    gives_back_receives: bool,
 ) -> Disposition {
     let retry_at = now_ms.saturating_add(RETRY_DELAY_MS);
     let transient = || {
@@ -90,12 +96,17 @@ pub fn disposition(
             at_ms: until_ms.clamp(retry_at, now_ms.saturating_add(MAX_WAIT_MS)),
             counts: false,
         },
-        Setback::InProgress { lease_until_ms } => Disposition::RetryAt {
-            at_ms: lease_until_ms
-                .saturating_add(LEASE_MARGIN_MS)
-                .clamp(now_ms, retry_at),
-            counts: false,
-        },
+        Setback::InProgress { lease_until_ms } => {
+            let lease_end = lease_until_ms.saturating_add(LEASE_MARGIN_MS).max(now_ms);
+            Disposition::RetryAt {
+                at_ms: if gives_back_receives {
+                    lease_end.min(retry_at)
+                } else {
+                    lease_end
+                },
+                counts: false,
+            }
+        }
     }
 }
 
@@ -240,7 +251,7 @@ mod tests {
     #[test]
     fn permanent_failures_are_dead_lettered_on_the_first_receive() {
         assert_eq!(
-            disposition(Setback::Permanent, 1, 0, NOW),
+            disposition(Setback::Permanent, 1, 0, NOW, true),
             Disposition::DeadLetter
         );
     }
@@ -249,7 +260,7 @@ mod tests {
     fn transient_failures_retry_until_the_receive_limit() {
         for n in 1..MAX_RECEIVES {
             assert_eq!(
-                disposition(Setback::Transient, n, 0, NOW),
+                disposition(Setback::Transient, n, 0, NOW, true),
                 Disposition::RetryAt {
                     at_ms: NOW + RETRY_DELAY_MS,
                     counts: true
@@ -257,7 +268,7 @@ mod tests {
             );
         }
         assert_eq!(
-            disposition(Setback::Transient, MAX_RECEIVES, 0, NOW),
+            disposition(Setback::Transient, MAX_RECEIVES, 0, NOW, true),
             Disposition::DeadLetter
         );
     }
@@ -272,6 +283,7 @@ mod tests {
             MAX_RECEIVES,
             3,
             NOW,
+            true,
         );
         assert_eq!(
             d,
@@ -283,14 +295,14 @@ mod tests {
         );
         // Never sooner than the retry delay, never later than the cap.
         assert_eq!(
-            disposition(Setback::Throttled { until_ms: NOW }, 1, 0, NOW),
+            disposition(Setback::Throttled { until_ms: NOW }, 1, 0, NOW, true),
             Disposition::RetryAt {
                 at_ms: NOW + RETRY_DELAY_MS,
                 counts: false
             }
         );
         assert_eq!(
-            disposition(Setback::Throttled { until_ms: i64::MAX }, 1, 0, NOW),
+            disposition(Setback::Throttled { until_ms: i64::MAX }, 1, 0, NOW, true),
             Disposition::RetryAt {
                 at_ms: NOW + MAX_WAIT_MS,
                 counts: false
@@ -304,14 +316,14 @@ mod tests {
             until_ms: NOW + 60_000,
         };
         assert_eq!(
-            disposition(throttled, 1, MAX_DEFERRALS, NOW),
+            disposition(throttled, 1, MAX_DEFERRALS, NOW, true),
             Disposition::RetryAt {
                 at_ms: NOW + RETRY_DELAY_MS,
                 counts: true
             }
         );
         assert_eq!(
-            disposition(throttled, MAX_RECEIVES, MAX_DEFERRALS, NOW),
+            disposition(throttled, MAX_RECEIVES, MAX_DEFERRALS, NOW, true),
             Disposition::DeadLetter
         );
     }
@@ -326,7 +338,8 @@ mod tests {
                 },
                 MAX_RECEIVES,
                 0,
-                NOW
+                NOW,
+                true
             ),
             Disposition::RetryAt {
                 at_ms: NOW + RETRY_DELAY_MS,
@@ -340,10 +353,28 @@ mod tests {
                 },
                 1,
                 0,
-                NOW
+                NOW,
+                true
             ),
             Disposition::RetryAt {
                 at_ms: NOW + 100 + LEASE_MARGIN_MS,
+                counts: false
+            }
+        );
+        // A queue that counts every receive waits for the lease's end:
+        // one receive, not one every two seconds.
+        assert_eq!(
+            disposition(
+                Setback::InProgress {
+                    lease_until_ms: far
+                },
+                1,
+                0,
+                NOW,
+                false
+            ),
+            Disposition::RetryAt {
+                at_ms: far + LEASE_MARGIN_MS,
                 counts: false
             }
         );

@@ -100,6 +100,11 @@ impl QueueConsumer for SqsConsumer {
             .map_err(|e| QueueError::Unavailable(DisplayErrorContext(e).to_string()))
     }
 
+    /// SQS counts every receive; a visibility change cannot undo it.
+    fn gives_back_receives(&self) -> bool {
+        false
+    }
+
     async fn retry_at(
         &self,
         message: &Received,

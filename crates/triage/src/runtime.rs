@@ -15,7 +15,7 @@ use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, NotificationQueue, QueueConsumer,
     QueueError, Received, StoreError, TicketFilter, TicketStore,
 };
-use triage_core::redelivery::{self, DeadLetter, Disposition, disposition};
+use triage_core::redelivery::{DeadLetter, Disposition, disposition};
 use triage_core::remember::RememberCompleted;
 use triage_core::ticket::{Ticket, TicketWrite};
 use triage_dynamodb::{DynamoAckLedger, DynamoIdempotency, DynamoTickets};
@@ -23,8 +23,8 @@ use triage_nylas::{CachedFolders, NylasClient};
 use triage_sqlite::{SqliteDb, SqliteQueue, SqliteStore};
 use triage_sqs::SqsQueue;
 use triage_sqs::consumer::SqsConsumer;
+use triage_worker::Worker;
 use triage_worker::compose::AckSenders;
-use triage_worker::{Failure, Worker};
 
 use crate::memqueue::MemoryQueue;
 use crate::output::{Event, Printer};
@@ -316,6 +316,14 @@ impl QueueConsumer for AnyQueue {
         }
     }
 
+    fn gives_back_receives(&self) -> bool {
+        match self {
+            AnyQueue::Local { queue, .. } => queue.gives_back_receives(),
+            AnyQueue::Sqs { consumer, .. } => consumer.gives_back_receives(),
+            AnyQueue::Memory(q) => q.gives_back_receives(),
+        }
+    }
+
     async fn dead_letter(&self, m: &Received, letter: &DeadLetter) -> Result<bool, QueueError> {
         match self {
             AnyQueue::Local { queue, .. } => QueueConsumer::dead_letter(queue, m, letter).await,
@@ -448,19 +456,17 @@ pub async fn worker_loop(
                                 now,
                             );
                             let dead_lettered =
-                                match disposition(failure.setback(now), d.receive_count, 0, now) {
+                                match disposition(
+                                    failure.setback(now),
+                                    d.receive_count,
+                                    0,
+                                    now,
+                                    queue.gives_back_receives(),
+                                ) {
                                     Disposition::DeadLetter => {
                                         queue.dead_letter(&d, &letter).await.unwrap_or(false)
                                     }
                                     Disposition::RetryAt { at_ms, counts } => {
-                                        // SQS counts every receive: a wait for a
-                                        // claim is hidden to the lease's end there.
-                                        let at_ms = match (&queue, &failure) {
-                                            (AnyQueue::Sqs { .. }, Failure::InProgress { lease_until_ms }) => {
-                                                lease_until_ms.saturating_add(redelivery::LEASE_MARGIN_MS)
-                                            }
-                                            _ => at_ms,
-                                        };
                                         if let Err(e) = queue.retry_at(&d, at_ms, counts, &letter.reason, now).await {
                                             tracing::warn!(error = %e, "could not delay the retry; the visibility timeout brings it back");
                                         }

@@ -495,7 +495,8 @@ where
         };
         let deferrals = rec.deferrals();
         let (handled, next) =
-            match disposition(failure.setback(now_ms), receive_count, deferrals, now_ms) {
+            // Waits are delayed copies here: no receive is spent.
+            match disposition(failure.setback(now_ms), receive_count, deferrals, now_ms, true) {
                 Disposition::DeadLetter => {
                     let letter = DeadLetter::new(
                         failure.code(),
