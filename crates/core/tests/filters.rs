@@ -74,6 +74,7 @@ fn no_normal_fixture_is_skipped() {
     assert_eq!(normal.len(), 12, "expected the 12 normal fixtures");
     for (name, msg) in &normal {
         assert_eq!(skip_reason(msg, &ctx()), None, "{name}");
+        assert_eq!(is_automatic(msg), None, "{name}");
     }
 }
 
@@ -179,6 +180,10 @@ fn each_bulk_header_alone_is_a_skip() {
         ("X-Precedence", "Bulk"),
         ("List-Id", "<news.acme.test>"),
         ("List-Unsubscribe", "<mailto:u@acme.test>"),
+        (
+            "Mailing-List",
+            "contact users-help@lists.example.com; run by ezmlm",
+        ),
     ] {
         let reason = skip_reason(&human(&[(name, value)]), &ctx());
         assert!(
@@ -374,19 +379,48 @@ fn bounce_and_no_reply_senders() {
 
 #[test]
 fn bounce_subjects_without_headers() {
+    // The long subjects delivery software writes whole are enough when
+    // there are no headers to look at (webhook payloads).
     for subject in [
         "Undelivered Mail Returned to Sender",
         "Delivery Status Notification (Failure)",
-        "Undeliverable: test",
         "Mail delivery failed: returning message to sender",
         "Returned mail: see transcript for details",
-        "failure notice",
+        "Warning: could not send message for past 4 hours",
+        "Mail System Error - Returned Mail",
+        "Message status - undeliverable",
     ] {
         let mut m = human(&[]);
         m.headers = None;
         m.subject = Some(subject.into());
         assert!(
             matches!(skip_reason(&m, &ctx()), Some(SkipReason::Bounce(_))),
+            "{subject}"
+        );
+    }
+    // Short ones a person could write need the delivery system's name or
+    // its text as well.
+    for subject in [
+        "Undeliverable: test",
+        "failure notice",
+        "DELIVERY FAILURE: x",
+    ] {
+        let mut m = human(&[]);
+        m.headers = None;
+        m.subject = Some(subject.into());
+        assert_eq!(skip_reason(&m, &ctx()), None, "{subject}");
+        let mut named = m.clone();
+        named.from[0].name = "Microsoft Outlook".into();
+        assert!(
+            matches!(skip_reason(&named, &ctx()), Some(SkipReason::Bounce(_))),
+            "{subject}"
+        );
+        let mut text = m.clone();
+        text.body = Some(
+            "<p>Delivery has failed to these recipients or groups:</p><p>jo@example.com</p>".into(),
+        );
+        assert!(
+            matches!(skip_reason(&text, &ctx()), Some(SkipReason::Bounce(_))),
             "{subject}"
         );
     }
@@ -639,4 +673,613 @@ fn context_checks_come_first() {
 fn codes_are_stable() {
     assert_eq!(SkipReason::Bounce(String::new()).code(), "bounce");
     assert_eq!(SkipReason::Folder(FolderRole::Sent).code(), "folder");
+}
+
+// ------------------------------------------------------------ automatic mail beyond RFC 3464
+
+/// Each file of `fixtures/email/automatic/` and the reason it must get.
+const AUTOMATIC: &[(&str, &str)] = &[
+    ("abuse-desk-report.eml", "feedback_report"),
+    ("domino-delivery-failure.eml", "bounce"),
+    ("exchange-undeliverable.eml", "bounce"),
+    ("exim-mail-delivery-failed.eml", "bounce"),
+    ("ezmlm-confirm.eml", "list_admin"),
+    ("gmail-dsn-plain.eml", "bounce"),
+    ("google-groups-pending.eml", "list_admin"),
+    ("groupwise-undeliverable.eml", "bounce"),
+    ("listserv-output.eml", "list_admin"),
+    ("mail-system-error.eml", "bounce"),
+    ("mailman-confirm.eml", "list_admin"),
+    ("mailman-held.eml", "list_admin"),
+    ("mailman3-confirm.eml", "list_admin"),
+    ("majordomo-results.eml", "list_admin"),
+    ("noreply-abuse-complaint.eml", "feedback_report"),
+    ("postfix-undelivered.eml", "bounce"),
+    ("qmail-failure-notice.eml", "bounce"),
+    ("sendmail-delay-warning.eml", "bounce"),
+    ("sendmail-returned-mail.eml", "bounce"),
+    ("spamcop-report.eml", "feedback_report"),
+    ("sympa-welcome.eml", "list_admin"),
+    ("x-arf-report.eml", "feedback_report"),
+    ("yahoo-failure-notice.eml", "bounce"),
+];
+
+fn expected_code(path: &str) -> &'static str {
+    AUTOMATIC
+        .iter()
+        .find(|(file, _)| path.ends_with(&format!("/{file}")))
+        .map(|(_, code)| *code)
+        .unwrap_or_else(|| panic!("{path}: not listed in AUTOMATIC"))
+}
+
+#[test]
+fn every_automatic_fixture_is_skipped_for_its_kind() {
+    let automatic = eml_dir("automatic");
+    assert_eq!(automatic.len(), AUTOMATIC.len(), "a fixture is not listed");
+    for (name, msg) in &automatic {
+        let reason = skip_reason(msg, &ctx());
+        assert_eq!(
+            reason.as_ref().map(SkipReason::code),
+            Some(expected_code(name)),
+            "{name}: {reason:?}"
+        );
+        assert!(is_automatic(msg).is_some(), "{name}");
+    }
+}
+
+/// Everything in `bounce/` and `automatic/` is automatic; nothing in
+/// `normal/` or `html-replies/` is.
+#[test]
+fn automatic_and_human_fixture_directories() {
+    for dir in ["bounce", "automatic"] {
+        for (name, msg) in eml_dir(dir) {
+            assert!(is_automatic(&msg).is_some(), "{name}");
+            assert!(skip_reason(&msg, &ctx()).is_some(), "{name}");
+        }
+    }
+    for (name, msg) in eml_dir("normal") {
+        assert_eq!(is_automatic(&msg), None, "{name}");
+    }
+    let dir = fixtures().join("email").join("html-replies");
+    let mut replies = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("html") {
+            continue;
+        }
+        let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let html = String::from_utf8_lossy(&raw).into_owned();
+        // The reply as a webhook delivers it (no headers) and as fetched.
+        let mut m = human(&[
+            ("Return-Path", "<ann@customer.test>"),
+            ("Message-ID", "<r1@customer.test>"),
+        ]);
+        m.subject = Some("Re: Your ticket".into());
+        m.body = Some(html);
+        let name = path.display().to_string();
+        assert_eq!(skip_reason(&m, &ctx()), None, "{name}");
+        m.headers = None;
+        assert_eq!(skip_reason(&m, &ctx()), None, "{name} without headers");
+        replies += 1;
+    }
+    assert_eq!(replies, 9, "expected the 9 html replies");
+}
+
+/// The old bounce formats say what they are in the subject and the first
+/// lines: with the sender, the null envelope, `Auto-Submitted` and
+/// `X-Failed-Recipients` taken away, each is still a bounce.
+#[test]
+fn old_bounce_formats_are_recognised_by_subject_and_text() {
+    let mut checked = 0;
+    for (name, mut msg) in eml_dir("automatic") {
+        if expected_code(&name) != "bounce" {
+            continue;
+        }
+        msg.from = vec![Participant {
+            name: String::new(),
+            email: "relay@example.net".into(),
+        }];
+        msg.headers.as_mut().expect("headers").retain(|h| {
+            ![
+                "from",
+                "return-path",
+                "auto-submitted",
+                "x-failed-recipients",
+            ]
+            .contains(&h.name.to_ascii_lowercase().as_str())
+        });
+        let reason = skip_reason(&msg, &ctx());
+        assert!(
+            matches!(reason, Some(SkipReason::Bounce(_))),
+            "{name}: {reason:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 11);
+}
+
+/// As a webhook delivers them (no headers: sender, subject, body and
+/// attachments only), every one but the X-ARF report (its header is its
+/// only mark) is still skipped for its kind.
+#[test]
+fn automatic_fixtures_without_headers() {
+    for (name, mut msg) in eml_dir("automatic") {
+        msg.headers = None;
+        let reason = skip_reason(&msg, &ctx());
+        if name.ends_with("/x-arf-report.eml") {
+            assert_eq!(reason, None, "{name}");
+            continue;
+        }
+        assert_eq!(
+            reason.as_ref().map(SkipReason::code),
+            Some(expected_code(&name)),
+            "{name}: {reason:?}"
+        );
+    }
+}
+
+/// A support mailbox that receives through a list still drops the list
+/// server's own notices.
+#[test]
+fn list_server_notices_are_skipped_on_a_list_mailbox_too() {
+    let lists = vec!["support@acme.test".to_string()];
+    let group = FilterContext {
+        list_mailboxes: &lists,
+        ..ctx()
+    };
+    for (name, msg) in eml_dir("automatic") {
+        if expected_code(&name) == "list_admin" {
+            assert!(
+                matches!(skip_reason(&msg, &group), Some(SkipReason::ListAdmin(_))),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// Extra headers of a test case.
+type Headers = &'static [(&'static str, &'static str)];
+
+/// Fetched headers of an ordinary message from a person.
+fn person(headers: &[(&str, &str)]) -> Message {
+    let mut all = vec![
+        ("Return-Path", "<ann@customer.test>"),
+        ("Received", "from mail.customer.test by mx.acme.test"),
+        ("Message-ID", "<m1@customer.test>"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", "text/plain; charset=utf-8"),
+    ];
+    all.extend_from_slice(headers);
+    human(&all)
+}
+
+#[test]
+fn a_person_writing_about_a_bounce_is_not_a_bounce() {
+    let body = "Hi, I got an 'Undeliverable' message when I emailed you yesterday. \
+                Did my order go through?";
+    for subject in [
+        "Undeliverable",
+        "Undeliverable: my email to billing",
+        "Re: Undeliverable",
+        "Re: Undeliverable: Your order 1042",
+        "Undelivered Mail Returned to Sender",
+        "Delivery failed - parcel never arrived",
+        "Delivery failure on my order",
+        "Returned mail",
+        "Failure notice",
+        "Message not delivered?",
+    ] {
+        let mut m = person(&[]);
+        m.subject = Some(subject.into());
+        m.body = Some(body.into());
+        assert_eq!(skip_reason(&m, &ctx()), None, "{subject}");
+        // Nor through a webhook, unless the subject is one delivery
+        // software writes whole.
+        m.headers = None;
+        let reason = skip_reason(&m, &ctx());
+        if subject == "Undelivered Mail Returned to Sender" {
+            assert!(matches!(reason, Some(SkipReason::Bounce(_))), "{reason:?}");
+        } else {
+            assert_eq!(reason, None, "{subject} without headers");
+        }
+    }
+    // Quoting a bounce under their own words and their own subject.
+    let mut m = person(&[]);
+    m.subject = Some("Can't reach billing".into());
+    m.body = Some(
+        "Hi, when I write to billing I get this back:\n\n\
+         This message was created automatically by mail delivery software.\n\
+         A message that you sent could not be delivered to one or more of its recipients."
+            .into(),
+    );
+    assert_eq!(skip_reason(&m, &ctx()), None);
+    // Quoted with `>` under a bounce's subject: the quote is not the opening.
+    let mut m = person(&[]);
+    m.subject = Some("Undeliverable".into());
+    m.body = Some(
+        "Why do I get this?\n> Delivery has failed to these recipients or groups:\n> billing@acme.test"
+            .into(),
+    );
+    assert_eq!(skip_reason(&m, &ctx()), None);
+}
+
+#[test]
+fn a_bounce_subject_with_a_second_signal_is_a_bounce() {
+    let with = |headers: &[(&str, &str)], name: &str, body: &str| {
+        let mut m = person(headers);
+        m.subject = Some("Undeliverable: Re: Your order".into());
+        m.from[0].name = name.into();
+        m.body = Some(body.into());
+        skip_reason(&m, &ctx())
+    };
+    for (headers, name, body) in [
+        (&[("Auto-Submitted", "auto-replied")][..], "Ann", "Hello"),
+        (&[][..], "Mail Delivery System", "Hello"),
+        (
+            &[][..],
+            "Ann",
+            "<html><body><p>Delivery has failed to these recipients or groups:</p></body></html>",
+        ),
+    ] {
+        let reason = with(headers, name, body);
+        assert!(
+            matches!(reason, Some(SkipReason::Bounce(_))),
+            "{headers:?} {name} -> {reason:?}"
+        );
+    }
+    let mut m = person(&[]);
+    m.subject = Some("Undeliverable: x".into());
+    m.attachments.push(Attachment {
+        content_type: "text/rfc822-headers".into(),
+        ..Attachment::default()
+    });
+    assert!(matches!(
+        skip_reason(&m, &ctx()),
+        Some(SkipReason::Bounce(_))
+    ));
+    // Exchange's system mailbox, with no headers at all.
+    let mut m = human(&[]);
+    m.headers = None;
+    m.subject = Some("Undeliverable: x".into());
+    m.from[0].email =
+        "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example.com".into();
+    assert!(matches!(
+        skip_reason(&m, &ctx()),
+        Some(SkipReason::Bounce(_))
+    ));
+    m.from[0].email = "MicrosoftExchangeFan@contoso.example.com".into();
+    assert_eq!(skip_reason(&m, &ctx()), None);
+}
+
+#[test]
+fn list_server_senders() {
+    // (sender, subject, extra headers, skipped as list_admin)
+    let cases: &[(&str, &str, Headers, bool)] = &[
+        ("mailman@lists.example.org", "Hello", &[], true),
+        ("Majordomo@lists.example.org", "Hello", &[], true),
+        ("LISTSERV@LISTS.EXAMPLE.EDU", "Hello", &[], true),
+        ("sympa@lists.example.org", "Hello", &[], true),
+        ("users-bounces@lists.example.org", "Hello", &[], true),
+        (
+            "users-bounces+ann=customer.test@lists.example.org",
+            "Hello",
+            &[],
+            true,
+        ),
+        (
+            "users-confirm+0b75a26e9d1c@lists.example.org",
+            "Hello",
+            &[],
+            true,
+        ),
+        ("support+msgappr@googlegroups.com", "Hello", &[], true),
+        // An administrative address needs something tying it to its list.
+        ("users-request@lists.example.org", "Hello", &[], false),
+        (
+            "users-request@lists.example.org",
+            "Hello",
+            &[("List-Id", "Users <users.lists.example.org>")],
+            true,
+        ),
+        (
+            "users-owner@lists.example.org",
+            "Hello",
+            &[("X-BeenThere", "users@lists.example.org")],
+            true,
+        ),
+        (
+            "users-owner@lists.example.org",
+            "Hello",
+            &[("X-Mailman-Version", "2.1.39")],
+            true,
+        ),
+        (
+            "owner-users@lists.example.org",
+            "Hello",
+            &[("Auto-Submitted", "auto-generated")],
+            true,
+        ),
+        (
+            "users-request@lists.example.org",
+            "The results of your email commands",
+            &[],
+            true,
+        ),
+        (
+            "users-request@lists.example.org",
+            "confirm 0123456789abcdef0123",
+            &[],
+            true,
+        ),
+        (
+            "users-request@lists.example.org",
+            "confirm my order",
+            &[],
+            false,
+        ),
+        (
+            "users-help@lists.example.org",
+            "confirm subscribe to users@lists.example.org",
+            &[],
+            true,
+        ),
+        (
+            "mailman-owner@lists.example.org",
+            "Example.org mailing list memberships reminder",
+            &[],
+            true,
+        ),
+        // A list header naming another list is not a tie.
+        (
+            "product-owner@customer.test",
+            "Hello",
+            &[
+                ("List-Id", "Support <support.lists.acme.test>"),
+                ("X-Mailman-Version", "2.1.39"),
+                ("X-BeenThere", "support@lists.acme.test"),
+            ],
+            false,
+        ),
+        // A list's subject from a person is a person.
+        (
+            "ann@customer.test",
+            "Welcome to the Acme users mailing list",
+            &[],
+            false,
+        ),
+        (
+            "ann@customer.test",
+            "Your message to Users awaits moderator approval",
+            &[],
+            false,
+        ),
+        (
+            "ann@customer.test",
+            "Majordomo results: subscribe",
+            &[],
+            false,
+        ),
+    ];
+    for (sender, subject, headers, list_admin) in cases {
+        let mut m = person(headers);
+        m.from[0].email = sender.to_string();
+        m.subject = Some(subject.to_string());
+        let reason = is_automatic(&m);
+        assert_eq!(
+            matches!(reason, Some(SkipReason::ListAdmin(_))),
+            *list_admin,
+            "{sender} / {subject} / {headers:?} -> {reason:?}"
+        );
+    }
+    let m = person(&[("X-List-Administrivia", "yes")]);
+    assert!(matches!(is_automatic(&m), Some(SkipReason::ListAdmin(_))));
+    let m = person(&[("X-List-Administrivia", "no")]);
+    assert_eq!(is_automatic(&m), None);
+}
+
+/// A person who writes to a list's command address (cc us), or posts
+/// through a list we receive from, is a person.
+#[test]
+fn a_person_writing_to_a_list_is_a_person() {
+    let mut m = person(&[]);
+    m.to = vec![Participant {
+        name: String::new(),
+        email: "users-request@lists.example.org".into(),
+    }];
+    m.cc = vec![Participant {
+        name: String::new(),
+        email: "support@acme.test".into(),
+    }];
+    m.subject = Some("subscribe".into());
+    assert_eq!(skip_reason(&m, &ctx()), None);
+
+    let lists = vec!["support@lists.acme.test".to_string()];
+    let group = FilterContext {
+        list_mailboxes: &lists,
+        ..ctx()
+    };
+    for sender in [
+        "ann@customer.test",
+        "product-owner@customer.test",
+        "it-help@customer.test",
+    ] {
+        let mut post = person(&[
+            ("List-Id", "Support <support.lists.acme.test>"),
+            ("X-BeenThere", "support@lists.acme.test"),
+            ("X-Mailman-Version", "2.1.39"),
+            ("Precedence", "list"),
+            ("Sender", "support-bounces@lists.acme.test"),
+            ("Errors-To", "support-bounces@lists.acme.test"),
+            (
+                "Return-Path",
+                "<support-bounces+ann=customer.test@lists.acme.test>",
+            ),
+            (
+                "Mailing-List",
+                "list support@lists.acme.test; contact support+owners@lists.acme.test",
+            ),
+        ]);
+        post.from[0].email = sender.into();
+        post.to[0].email = "support@lists.acme.test".into();
+        post.subject = Some("Welcome to the new portal? It won't let me log in".into());
+        assert_eq!(skip_reason(&post, &group), None, "{sender}");
+    }
+}
+
+#[test]
+fn abuse_complaints() {
+    // (sender, subject, extra headers, body)
+    let skipped: &[(&str, &str, Headers, &str)] = &[
+        (
+            "abuse@isp.example.net",
+            "Abuse report for 192.0.2.10",
+            &[],
+            "Hello",
+        ),
+        (
+            "noreply-abuse@mail.example.com",
+            "Spam complaint",
+            &[],
+            "Hello",
+        ),
+        (
+            "abuse-noreply@mail.example.com",
+            "[ABUSE] spam from 192.0.2.10",
+            &[],
+            "Hello",
+        ),
+        (
+            "postmaster@mail.example.com",
+            "Abuse complaint #4711",
+            &[],
+            "Hello",
+        ),
+        (
+            "1234567890@reports.spamcop.net",
+            "[SpamCop (192.0.2.10) id:1234567890]Your invoice",
+            &[],
+            "Hello",
+        ),
+        (
+            "staff@hotmail.com",
+            "complaint about message from 192.0.2.10",
+            &[],
+            "Hello",
+        ),
+        (
+            "reports@cert.example.org",
+            "Abuse report",
+            &[("Auto-Submitted", "auto-generated")],
+            "Hello",
+        ),
+        ("noreply@fbl.example.net", "Spam report", &[], "Hello"),
+        (
+            "abuse@isp.example.net",
+            "Ticket 4711",
+            &[],
+            "Dear customer, we have received a complaint about spam from your server.",
+        ),
+        (
+            "reports@cert.example.org",
+            "Login attacks",
+            &[("X-ARF", "YES")],
+            "Hello",
+        ),
+        (
+            "reports@cert.example.org",
+            "Login attacks",
+            &[("X-XARF", "PLAIN")],
+            "Hello",
+        ),
+    ];
+    for (sender, subject, headers, body) in skipped {
+        let mut m = person(headers);
+        m.from[0].email = sender.to_string();
+        m.subject = Some(subject.to_string());
+        m.body = Some(body.to_string());
+        let reason = skip_reason(&m, &ctx());
+        assert!(
+            matches!(reason, Some(SkipReason::FeedbackReport(_))),
+            "{sender} / {subject} -> {reason:?}"
+        );
+    }
+    // A person at an abuse desk writing about something else is a person.
+    let mut m = person(&[]);
+    m.from[0].email = "abuse@isp.example.net".into();
+    m.subject = Some("Re: your question about our peering".into());
+    m.body = Some("Hi Ann, the port is open again.".into());
+    assert_eq!(skip_reason(&m, &ctx()), None);
+}
+
+/// A customer reporting abuse of their own account writes "abuse report"
+/// in their own words, with ordinary headers.
+#[test]
+fn a_customer_reporting_abuse_is_a_customer() {
+    for subject in [
+        "Abuse report: someone is using my account",
+        "abuse report",
+        "Spam complaint about your newsletter",
+        "Complaint about message from your sales team",
+        "Report of abuse on my card",
+    ] {
+        let mut m = person(&[]);
+        m.subject = Some(subject.into());
+        m.body = Some("Someone ordered with my card, please help. We received a complaint.".into());
+        assert_eq!(skip_reason(&m, &ctx()), None, "{subject}");
+        m.headers = None;
+        assert_eq!(skip_reason(&m, &ctx()), None, "{subject} without headers");
+    }
+}
+
+/// `X-Report-Abuse`, `X-Complaints-To`, `X-Abuse-Info` and cPanel's
+/// `X-AntiAbuse` say where to complain about a message, not that it is a
+/// complaint: a person's mail carrying them is kept, a newsletter is bulk.
+#[test]
+fn where_to_complain_headers_are_not_complaints() {
+    let abuse_headers: &[(&str, &str)] = &[
+        (
+            "X-Report-Abuse",
+            "Please report abuse for this campaign here: https://esp.example.com/abuse",
+        ),
+        ("X-Complaints-To", "abuse@esp.example.com"),
+        (
+            "X-Abuse-Info",
+            "Please forward a copy of this message, including all headers, to abuse@host.example.com",
+        ),
+        (
+            "X-AntiAbuse",
+            "This header was added to track abuse, please include it with any abuse report",
+        ),
+        ("X-AntiAbuse", "Primary Hostname - host.example.com"),
+    ];
+    let m = person(abuse_headers);
+    assert_eq!(skip_reason(&m, &ctx()), None);
+
+    let mut newsletter = person(abuse_headers);
+    newsletter.from[0].email = "news@shop.example.com".into();
+    newsletter.subject = Some("Our spring sale".into());
+    newsletter.headers.as_mut().expect("headers").extend([
+        Header {
+            name: "List-Unsubscribe".into(),
+            value: "<https://esp.example.com/u/1>".into(),
+        },
+        Header {
+            name: "Precedence".into(),
+            value: "bulk".into(),
+        },
+    ]);
+    assert!(
+        matches!(skip_reason(&newsletter, &ctx()), Some(SkipReason::Bulk(_))),
+        "{:?}",
+        skip_reason(&newsletter, &ctx())
+    );
+}
+
+#[test]
+fn new_codes_are_stable() {
+    assert_eq!(SkipReason::ListAdmin(String::new()).code(), "list_admin");
+    assert_eq!(
+        SkipReason::FeedbackReport(String::new()).code(),
+        "feedback_report"
+    );
 }
