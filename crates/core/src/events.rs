@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::message::Participant;
+use crate::threading::Signal;
 use crate::ticket::{Ticket, TicketWrite};
 
 /// Longest excerpt carried, in characters.
@@ -62,6 +63,10 @@ pub struct TicketEvent {
     pub excerpt: String,
     /// When the message was received, unix seconds.
     pub occurred_at: i64,
+    /// `message.added`: which signal joined the message to the ticket
+    /// (`thread_id`, `message_id`, `ticket_ref`, `subject`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_signal: Option<Signal>,
 }
 
 /// The names of the rules that decided `ticket`, each once, in order.
@@ -109,9 +114,11 @@ pub fn sanitised(text: &str, max: usize) -> String {
 /// store's answer. A redelivery the store had already recorded makes no
 /// new event (its event was produced by the first write).
 pub fn for_write(ticket: &Ticket, write: &TicketWrite) -> Option<TicketEvent> {
-    let (kind, ticket_id) = match write {
-        TicketWrite::Created { ticket_id } => (EventKind::TicketCreated, ticket_id),
-        TicketWrite::Appended { ticket_id } => (EventKind::MessageAdded, ticket_id),
+    let (kind, ticket_id, thread_signal) = match write {
+        TicketWrite::Created { ticket_id } => (EventKind::TicketCreated, ticket_id, None),
+        TicketWrite::Appended { ticket_id, signal } => {
+            (EventKind::MessageAdded, ticket_id, Some(*signal))
+        }
         TicketWrite::AlreadyRecorded { .. } => return None,
     };
     let email = ticket.requester.email.trim().to_ascii_lowercase();
@@ -136,6 +143,7 @@ pub fn for_write(ticket: &Ticket, write: &TicketWrite) -> Option<TicketEvent> {
         requester_domain,
         excerpt: sanitised(&ticket.snippet, MAX_EXCERPT_CHARS),
         occurred_at: ticket.received_at,
+        thread_signal,
     })
 }
 
@@ -174,6 +182,7 @@ pub(crate) mod tests_support {
             requester_domain: String::new(),
             excerpt: String::new(),
             occurred_at: 5,
+            thread_signal: None,
         }
     }
 }
@@ -219,13 +228,21 @@ mod tests {
         let mut unique = e.rules.clone();
         unique.dedup();
         assert_eq!(unique, e.rules, "each rule named once");
+        assert_eq!(e.thread_signal, None);
+        assert!(!serde_json::to_string(&e).unwrap().contains("thread_signal"));
         let appended = TicketWrite::Appended {
             ticket_id: "t_other".into(),
+            signal: Signal::Subject,
         };
         let a = for_write(&t, &appended).unwrap();
         assert_eq!(
-            (a.kind, a.ticket_id.as_str()),
-            (EventKind::MessageAdded, "t_other")
+            (a.kind, a.ticket_id.as_str(), a.thread_signal),
+            (EventKind::MessageAdded, "t_other", Some(Signal::Subject))
+        );
+        assert!(
+            serde_json::to_string(&a)
+                .unwrap()
+                .contains(r#""thread_signal":"subject""#)
         );
         assert_ne!(a.id, e.id);
         let again = TicketWrite::AlreadyRecorded {

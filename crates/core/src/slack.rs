@@ -75,6 +75,7 @@ mod tests {
             requester_domain: "example.com".into(),
             excerpt: "Checkout returns 500".into(),
             occurred_at: 1,
+            thread_signal: None,
         }
     }
 

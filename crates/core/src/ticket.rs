@@ -44,6 +44,12 @@ pub struct Ticket {
     pub thread_id: Option<String>,
     pub subject: String,
     pub requester: Participant,
+    /// The opening message's `From` address, lower case
+    /// ([`crate::threading::address`]): unlike the requester (`Reply-To`
+    /// first), not the sender's to choose, so threading's participant
+    /// check reads it. `None` without one, and for tickets written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
     pub to: Vec<Participant>,
     pub cc: Vec<Participant>,
     pub category: String,
@@ -72,6 +78,10 @@ pub struct Ticket {
     /// Attachments beyond [`MAX_ATTACHMENTS_KEPT`], counted but not kept.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attachments_omitted: u32,
+    /// ISO 639-1 code of the opening message's visible text (`en`, `de`),
+    /// when detected reliably ([`crate::language`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -183,8 +193,11 @@ pub fn snippet(text: &str, max: usize) -> String {
 pub enum TicketWrite {
     /// A new ticket was created with this id.
     Created { ticket_id: String },
-    /// The message joined an existing ticket (thread match).
-    Appended { ticket_id: String },
+    /// The message joined an existing ticket, found by `signal`.
+    Appended {
+        ticket_id: String,
+        signal: crate::threading::Signal,
+    },
     /// This message was already on the ticket (a redelivery): nothing changed.
     AlreadyRecorded { ticket_id: String },
 }
@@ -193,7 +206,7 @@ impl TicketWrite {
     pub fn ticket_id(&self) -> &str {
         match self {
             TicketWrite::Created { ticket_id }
-            | TicketWrite::Appended { ticket_id }
+            | TicketWrite::Appended { ticket_id, .. }
             | TicketWrite::AlreadyRecorded { ticket_id } => ticket_id,
         }
     }
@@ -281,6 +294,10 @@ pub fn build_ticket(
         thread_id: msg.thread_id.clone().filter(|t| !t.is_empty()),
         subject: msg.subject.clone().unwrap_or_default(),
         requester,
+        sender: msg
+            .from
+            .first()
+            .and_then(|p| crate::threading::address(&p.email)),
         to: msg.to.clone(),
         cc: msg.cc.clone(),
         category: class.category.clone(),
@@ -298,6 +315,7 @@ pub fn build_ticket(
         thread_keys: thread_keys(msg),
         recipients_omitted: 0,
         attachments_omitted: 0,
+        language: class.language.clone(),
     };
     ticket.bound();
     ticket
@@ -345,6 +363,7 @@ mod build_tests {
             queue: "billing".into(),
             priority: Priority::Medium,
             applied_rules: vec![],
+            language: Some("en".into()),
         };
         let t = build_ticket(&msg, &class, "please refund me", 200);
         assert_eq!(t.id, ticket_id("g1", "m1"));
@@ -385,6 +404,7 @@ mod build_tests {
             queue: "support".into(),
             priority: Priority::Low,
             applied_rules: vec![],
+            language: Some("en".into()),
         };
         let t = build_ticket(&msg, &class, "", 1);
         assert_eq!(t.subject.chars().count(), MAX_SUBJECT_CHARS);

@@ -79,12 +79,18 @@ pub(crate) fn ticket_to_item(pk: String, ticket: &Ticket) -> Result<Item, StoreE
 /// The ticket stored in an item. Attributes that are not `Ticket` fields
 /// (`pk`) are ignored.
 pub(crate) fn item_to_ticket(item: &Item) -> Option<Ticket> {
+    serde_json::from_value(item_to_json(item)?).ok()
+}
+
+/// An item's attributes (`pk` ignored) as one JSON object, for reading
+/// any serde type from it (e.g. the projection of a ticket threading reads).
+pub(crate) fn item_to_json(item: &Item) -> Option<Value> {
     let fields = item
         .iter()
         .filter(|(k, _)| k.as_str() != "pk")
         .map(|(k, v)| Some((k.clone(), from_attr(v)?)))
         .collect::<Option<Map<_, _>>>()?;
-    serde_json::from_value(Value::Object(fields)).ok()
+    Some(Value::Object(fields))
 }
 
 /// A string attribute.

@@ -8,7 +8,8 @@
 //! | `ticket#<ticket id>`               | the ticket           | every `Ticket` field, same names |
 //! | `thread#<grant_id>#<thread_id>`    | thread pointer       | `ticket_id`, `kind`              |
 //! | `msgid#<grant_id>#<thread key>`    | RFC key pointer      | `ticket_id`, `kind`              |
-//! | `seen#<grant_id>#<message_id>`     | append pin           | `ticket_id`, `kind`              |
+//! | `seen#<grant_id>#<message_id>`     | append pin           | `ticket_id`, `kind`, `thread_signal` |
+//! | `subject#<grant_id>#<subject key>` | subject pointer      | `ticket_id`, `kind`              |
 //!
 //! A ticket item stores each `Ticket` field as a top-level attribute named
 //! exactly like the field (`id`, `grant_id`, `message_id`, `thread_id`,
@@ -22,7 +23,10 @@
 //! it to the `dispatch` function, so an event is committed with its write
 //! and a crash right after the write loses nothing. Thread keys are the message's RFC
 //! `Message-ID`, `In-Reply-To` and `References` values. Pointers are written
-//! once and never change: the first ticket to claim a key keeps it.
+//! once and never change: the first ticket to claim a key keeps it. The
+//! subject pointer is the exception: the newest ticket with a normalised
+//! subject takes it over (see `tickets_threading.rs`; the subject key is a
+//! digest, [`triage_core::threading::subject_key`]).
 //!
 //! # Writing a message (`write`)
 //!
@@ -30,16 +34,20 @@
 //! ticket), so the ticket item itself marks "this message opened a ticket".
 //!
 //! 1. One consistent `BatchGetItem` reads `ticket#<ticket.id>`,
-//!    `seen#<grant>#<message_id>`, the thread pointer and every thread-key
-//!    pointer.
+//!    `seen#<grant>#<message_id>`, the thread pointer, every thread-key
+//!    pointer and the subject pointer.
 //! 2. `ticket#<ticket.id>` exists: the message already opened that ticket
 //!    (a redelivery) -> `AlreadyRecorded` (after putting any of its
 //!    pointers still missing, e.g. those written after the transaction).
 //! 3. Otherwise the target ticket is, in this order, the one pinned by
-//!    `seen#...`, the thread pointer's, or the first thread key's. Append:
+//!    `seen#...`, the thread pointer's, or the first thread key's; failing
+//!    those, threading's weak signals: the ticket the subject's reference
+//!    names, else the subject pointer's, read and handed to the core's
+//!    `threading::decide` (participant check, window), which says append
+//!    or 4. Append, reporting the signal that found the target:
 //!    * pin the message to the target with a conditional put of
 //!      `seen#<grant>#<message_id>` (`attribute_not_exists(pk)`; if another
-//!      delivery pinned it first, its target wins). The pin makes every
+//!      delivery pinned it first, its target and signal win). The pin makes every
 //!      redelivery of the message go to the same ticket even if pointers
 //!      appear in between, so a message is never counted on two tickets;
 //!    * `UpdateItem` on the ticket: `ADD message_count 1`,
@@ -52,16 +60,19 @@
 //!      `AlreadyRecorded` too, so a crash between the two heals on redelivery;
 //!    * put the pointers that were missing (thread, thread keys) to the
 //!      target, each `attribute_not_exists(pk)`.
-//! 4. No pointer at all: create, in one `TransactWriteItems`: the ticket
+//! 4. A new ticket (with the reason in `applied_rules` when threading
+//!    refused a candidate): create, in one `TransactWriteItems`: the ticket
 //!    (`attribute_not_exists(pk)`), the thread pointer
-//!    (`attribute_not_exists(pk)`) and the thread-key pointers
-//!    (`attribute_not_exists(pk) OR ticket_id = :id`; at most
-//!    [`TXN_KEY_POINTERS`] of them, the rest are put right after the
-//!    transaction). Cancellation reasons decide what happened:
+//!    (`attribute_not_exists(pk)`), the subject pointer (unchanged since
+//!    step 1: `attribute_not_exists(pk)` or `ticket_id = :seen`) and the
+//!    thread-key pointers (`attribute_not_exists(pk) OR ticket_id = :id`;
+//!    at most [`TXN_KEY_POINTERS`] of them, the rest are put right after
+//!    the transaction). Cancellation reasons decide what happened:
 //!    * the ticket item failed its condition: a redelivery raced us ->
 //!      `AlreadyRecorded`;
 //!    * a pointer failed its condition: another worker created the thread's
-//!      ticket concurrently -> go back to 1 (it will append);
+//!      ticket, or a ticket with the subject, concurrently -> go back to 1
+//!      (it will append, or decide again on the new subject pointer);
 //!    * `TransactionConflict`: short backoff, go back to 1;
 //!    * throttling -> `StoreError::Throttled`; validation -> `Rejected`.
 //!
@@ -70,13 +81,18 @@
 //!
 //! So two messages of a new thread written at once give one ticket with
 //! `message_count` 2, and a message already recorded never changes a count.
-//! Cost: a new ticket is one read + one transaction (2 WCU per item); an
-//! append is one read + one pin put + two updates (+ pointer puts).
+//! Cost: a new ticket is one read + one transaction (2 WCU per item: the
+//! ticket, its thread pointer and key pointers, and one subject pointer
+//! when its subject threads); an append is one read + one pin put + two
+//! updates (+ pointer puts). A message no thread or header pointer placed
+//! also reads the candidate ticket (`GetItem`), when a reference or the
+//! subject pointer names one.
 //!
 //! # In-process single flight
 //!
 //! Within one process (one store and its clones), writes that share a key
-//! (ticket id, thread pointer, thread-key pointer) run one at a time. The
+//! (ticket id, thread pointer, thread-key pointer, subject pointer) run one
+//! at a time. The
 //! algorithm above is correct without it (writers in different Lambda
 //! instances race only through DynamoDB's conditions); it saves the
 //! cancelled transactions, and their capacity, that a worker handling
@@ -114,6 +130,7 @@ use aws_sdk_dynamodb::types::{
 use triage_core::events::{self, LAST_EVENT_ATTRIBUTE};
 use triage_core::listing::newest_first;
 use triage_core::ports::{StoreError, TicketFilter, TicketStore};
+use triage_core::threading::{self, Decision, Signal};
 use triage_core::ticket::{Ticket, TicketWrite};
 
 use crate::attr::{Item, get_s, item_to_ticket, ticket_to_item};
@@ -128,11 +145,14 @@ pub const THREAD_PREFIX: &str = "thread#";
 pub const MSGID_PREFIX: &str = "msgid#";
 /// Prefix of append pins.
 pub const SEEN_PREFIX: &str = "seen#";
+/// Prefix of subject pointers.
+pub const SUBJECT_PREFIX: &str = "subject#";
 
 /// Bound on lookup/create/append rounds of one `write`.
 pub const WRITE_ATTEMPTS: usize = 8;
-/// Thread-key pointers written inside the create transaction (the ticket
-/// and the thread pointer make two more; DynamoDB allows 100 actions).
+/// Thread-key pointers written inside the create transaction (the ticket,
+/// the thread pointer and the subject pointer make three more; DynamoDB
+/// allows 100 actions).
 pub const TXN_KEY_POINTERS: usize = 90;
 /// DynamoDB's partition key limit, in bytes.
 const MAX_PK_BYTES: usize = 2048;
@@ -155,6 +175,10 @@ struct Keys {
     thread: Option<String>,
     /// Thread-key pointers, deduplicated, in the message's order.
     msgids: Vec<String>,
+    /// The subject pointer, when the subject threads.
+    subject: Option<String>,
+    /// The ticket id the subject refers to.
+    reference: Option<String>,
 }
 
 impl Keys {
@@ -184,11 +208,17 @@ impl Keys {
             .filter(fits)
             .filter(|pk| seen_keys.insert(pk.clone()))
             .collect();
+        let lookups = threading::lookups(ticket);
         Keys {
             ticket: ticket_pk(&ticket.id),
             seen: format!("{SEEN_PREFIX}{grant}#{}", ticket.message_id),
             thread,
             msgids,
+            subject: lookups
+                .subject
+                .map(|k| format!("{SUBJECT_PREFIX}{grant}#{k}"))
+                .filter(fits),
+            reference: lookups.reference,
         }
     }
 
@@ -220,8 +250,16 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// What a lookup found: pk -> `ticket_id` (empty for ticket items).
-type Found = HashMap<String, String>;
+/// What a lookup found: pk -> the item's target (empty for ticket items).
+type Found = HashMap<String, Pointer>;
+
+/// A pointer or pin item as the lookup read it.
+#[derive(Debug, Clone)]
+struct Pointer {
+    ticket_id: String,
+    /// A pin's [`tickets_threading::SIGNAL_ATTRIBUTE`], if it has one.
+    signal: Option<Signal>,
+}
 
 /// Result of one create transaction.
 #[derive(Debug, PartialEq, Eq)]
@@ -230,13 +268,6 @@ enum Create {
     TicketExists,
     PointerTaken,
     Conflict,
-}
-
-/// Result of a conditional put that keeps the first writer.
-enum PutOnce {
-    Written,
-    /// The item exists: its `ticket_id`, if readable.
-    Exists(Option<String>),
 }
 
 impl DynamoTickets {
@@ -270,28 +301,27 @@ impl DynamoTickets {
     /// Consistent batch read of `pks` (deduplicated by the caller).
     async fn lookup(&self, ticket_id: &str, pks: &[&String]) -> Result<Found, StoreError> {
         let what = self.what("lookup for", ticket_id);
+        let projection = format!("pk, ticket_id, {}", tickets_threading::SIGNAL_ATTRIBUTE);
         let items =
-            crate::batch::batch_get(&self.client, &self.table, pks, "pk, ticket_id", true, &what)
+            crate::batch::batch_get(&self.client, &self.table, pks, &projection, true, &what)
                 .await?;
         Ok(items
             .iter()
             .filter_map(|item| {
                 let pk = get_s(item, "pk")?;
-                let target = get_s(item, "ticket_id").unwrap_or_default();
-                Some((pk.to_string(), target.to_string()))
+                let pointer = Pointer {
+                    ticket_id: get_s(item, "ticket_id").unwrap_or_default().to_string(),
+                    signal: get_s(item, tickets_threading::SIGNAL_ATTRIBUTE)
+                        .and_then(Signal::parse),
+                };
+                Some((pk.to_string(), pointer))
             })
             .collect())
     }
 
-    /// Put a pointer/pin item unless it exists; returns the existing target.
-    async fn put_once(
-        &self,
-        pk: &str,
-        kind: &str,
-        ticket_id: &str,
-        want_old: bool,
-    ) -> Result<PutOnce, StoreError> {
-        let mut put = self
+    /// Put a pointer item unless it exists (the first writer keeps it).
+    async fn put_once(&self, pk: &str, kind: &str, ticket_id: &str) -> Result<(), StoreError> {
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -299,19 +329,10 @@ impl DynamoTickets {
             .item("ticket_id", s(ticket_id))
             .item("kind", s(kind))
             .condition_expression("attribute_not_exists(pk)");
-        if want_old {
-            put = put.return_values_on_condition_check_failure(
-                ReturnValuesOnConditionCheckFailure::AllOld,
-            );
-        }
         match put.send().await {
-            Ok(_) => Ok(PutOnce::Written),
+            Ok(_) => Ok(()),
             Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(ccf)) => Ok(PutOnce::Exists(
-                    ccf.item()
-                        .and_then(|i| get_s(i, "ticket_id"))
-                        .map(str::to_string),
-                )),
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(()),
                 _ => Err(map_sdk_error(&self.what("put pointer for", ticket_id), &e)),
             },
         }
@@ -330,7 +351,7 @@ impl DynamoTickets {
             } else {
                 "msgid"
             };
-            self.put_once(pk, kind, target, false).await?;
+            self.put_once(pk, kind, target).await?;
         }
         Ok(())
     }
@@ -353,32 +374,27 @@ impl DynamoTickets {
             .map(str::to_string))
     }
 
-    /// Add the message to ticket `target`.
+    /// Add the message to ticket `target`, found by `signal`.
     async fn append(
         &self,
         ticket: &Ticket,
         keys: &Keys,
         found: &Found,
         target: String,
+        signal: Signal,
     ) -> Result<TicketWrite, StoreError> {
         // Pin the message to its target (first pin wins).
-        let target = if found.contains_key(&keys.seen) {
-            target
+        let (target, signal) = if found.contains_key(&keys.seen) {
+            (target, signal)
         } else {
-            match self.put_once(&keys.seen, "seen", &target, true).await? {
-                PutOnce::Written => target,
-                PutOnce::Exists(Some(pinned)) => pinned,
-                PutOnce::Exists(None) => self
-                    .read_target(&keys.seen, &ticket.id)
-                    .await?
-                    .unwrap_or(target),
-            }
+            self.pin(keys, ticket, target, signal).await?
         };
         let target_pk = ticket_pk(&target);
         let what = self.what("append to", &target);
 
         let appended = TicketWrite::Appended {
             ticket_id: target.clone(),
+            signal,
         };
         let result = self
             .client
@@ -465,8 +481,14 @@ impl DynamoTickets {
         }
     }
 
-    /// The create transaction: ticket + thread pointer + key pointers.
-    async fn create(&self, ticket: &Ticket, keys: &Keys) -> Result<Create, StoreError> {
+    /// The create transaction: ticket + thread pointer + subject pointer
+    /// (conditioned on what `found` saw of it) + key pointers.
+    async fn create(
+        &self,
+        ticket: &Ticket,
+        keys: &Keys,
+        found: &Found,
+    ) -> Result<Create, StoreError> {
         let what = self.what("create", &ticket.id);
         let mut stored = ticket.clone();
         if !stored.message_ids.contains(&stored.message_id) {
@@ -504,6 +526,9 @@ impl DynamoTickets {
                     .condition_expression("attribute_not_exists(pk)"),
             )?);
         }
+        if let Some(put) = self.subject_put(keys, found, &ticket.id) {
+            items.push(build(put)?);
+        }
         for pk in keys.msgids.iter().take(TXN_KEY_POINTERS) {
             items.push(build(
                 Put::builder()
@@ -525,7 +550,7 @@ impl DynamoTickets {
         let err = match result {
             Ok(_) => {
                 for pk in keys.msgids.iter().skip(TXN_KEY_POINTERS) {
-                    self.put_once(pk, "msgid", &ticket.id, false).await?;
+                    self.put_once(pk, "msgid", &ticket.id).await?;
                 }
                 tracing::debug!(ticket = %ticket.id, "ticket created");
                 return Ok(Create::Created);
@@ -576,12 +601,14 @@ impl TicketStore for DynamoTickets {
         let keys = Keys::of(ticket);
         let mut pks: Vec<&String> = vec![&keys.ticket, &keys.seen];
         pks.extend(keys.pointers());
+        pks.extend(keys.subject.iter());
         // One write at a time per key within this process.
         let _flight = self
             .locks
             .lock(
                 std::iter::once(&keys.ticket)
                     .chain(keys.pointers())
+                    .chain(keys.subject.iter())
                     .cloned(),
             )
             .await;
@@ -595,13 +622,21 @@ impl TicketStore for DynamoTickets {
                     ticket_id: ticket.id.clone(),
                 });
             }
-            let target = std::iter::once(&keys.seen)
-                .chain(keys.pointers())
-                .find_map(|pk| found.get(pk).filter(|t| !t.is_empty()));
-            if let Some(target) = target {
-                return self.append(ticket, &keys, &found, target.clone()).await;
+            if let Some((target, signal)) = tickets_threading::header_target(&keys, &found) {
+                return self.append(ticket, &keys, &found, target, signal).await;
             }
-            match self.create(ticket, &keys).await? {
+            let candidate = self.weak_candidate(ticket, &keys, &found).await?;
+            let rule = match threading::decide(ticket, candidate.as_ref().map(|(g, c)| (*g, c))) {
+                Decision::Append { ticket_id, signal } => {
+                    return self.append(ticket, &keys, &found, ticket_id, signal).await;
+                }
+                Decision::New { rule } => rule,
+            };
+            let mut new = ticket.clone();
+            if let Some(rule) = rule {
+                threading::record(&mut new.applied_rules, rule);
+            }
+            match self.create(&new, &keys, &found).await? {
                 Create::Created => {
                     return Ok(TicketWrite::Created {
                         ticket_id: ticket.id.clone(),
@@ -735,6 +770,9 @@ mod tests {
         assert_eq!(Keys::of(&t).thread, None);
     }
 }
+
+#[path = "tickets_threading.rs"]
+mod tickets_threading;
 
 #[cfg(test)]
 #[path = "tickets_race_tests.rs"]

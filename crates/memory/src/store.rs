@@ -1,7 +1,8 @@
 //! Idempotency records, tickets with threading, and reconciliation cursors
 //! in memory, with the DynamoDB and SQLite adapters' semantics (the same
 //! contract suites): see `triage_sqlite::tickets` for the write algorithm,
-//! which this follows step by step.
+//! which this follows step by step, threading included (the rules are the
+//! core's `threading`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +13,7 @@ use triage_core::ports::{
     claimable,
 };
 use triage_core::reconcile::{KnownMessages, ReconcileCursors};
+use triage_core::threading::{self, Candidate, Decision, Signal};
 use triage_core::ticket::{Ticket, TicketWrite};
 
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ struct State {
     records: HashMap<DedupeKey, Record>,
     tickets: HashMap<String, Ticket>,
     pointers: HashMap<(String, Kind, String), String>,
+    /// (grant, subject key) -> the ticket most recently created with it.
+    subjects: HashMap<(String, String), String>,
     cursors: HashMap<(String, String), i64>,
 }
 
@@ -157,6 +161,35 @@ fn put_pointers(s: &mut State, grant: &str, keys: &[(Kind, String)], ticket_id: 
     }
 }
 
+/// The signal a header pointer of this kind stands for.
+fn signal_of(kind: Kind) -> Signal {
+    match kind {
+        Kind::Thread => Signal::ThreadId,
+        Kind::MsgId | Kind::Seen => Signal::MessageId,
+    }
+}
+
+/// The ticket the message's reference, else its subject, finds (of its
+/// grant), as threading's candidate.
+fn weak_candidate(
+    s: &State,
+    ticket: &Ticket,
+    lookups: &threading::Lookups,
+) -> Option<(Signal, Candidate)> {
+    let of_grant = |id: &String| {
+        s.tickets
+            .get(id)
+            .filter(|t| t.grant_id == ticket.grant_id)
+            .map(Candidate::from)
+    };
+    if let Some(c) = lookups.reference.as_ref().and_then(of_grant) {
+        return Some((Signal::TicketRef, c));
+    }
+    let key = lookups.subject.as_ref()?;
+    let id = s.subjects.get(&(ticket.grant_id.clone(), key.clone()))?;
+    of_grant(id).map(|c| (Signal::Subject, c))
+}
+
 impl TicketStore for MemoryStore {
     async fn write(&self, ticket: &Ticket) -> Result<TicketWrite, StoreError> {
         let mut s = self.lock()?;
@@ -170,22 +203,45 @@ impl TicketStore for MemoryStore {
         }
         let seen = (grant.clone(), Kind::Seen, ticket.message_id.clone());
         let pinned = s.pointers.get(&seen).cloned();
-        let target = pinned.clone().or_else(|| {
-            keys.iter()
-                .find_map(|(k, v)| s.pointers.get(&(grant.clone(), *k, v.clone())).cloned())
+        let header = keys.iter().find_map(|(k, v)| {
+            let target = s.pointers.get(&(grant.clone(), *k, v.clone()))?;
+            Some((target.clone(), signal_of(*k)))
         });
-        let Some(target) = target else {
-            let mut created = ticket.clone();
-            if !created.message_ids.contains(&created.message_id) {
-                created.message_ids.insert(0, created.message_id.clone());
+        let target = match (pinned.clone(), header) {
+            (Some(pinned), header) => {
+                let thread = header.is_some_and(|(t, sig)| sig == Signal::ThreadId && t == pinned);
+                Some((pinned, Signal::of_pin(thread)))
             }
-            let listed = u32::try_from(created.message_ids.len()).unwrap_or(u32::MAX);
-            created.message_count = created.message_count.max(listed);
-            s.tickets.insert(created.id.clone(), created);
-            put_pointers(&mut s, &grant, &keys, &ticket.id);
-            return Ok(TicketWrite::Created {
-                ticket_id: ticket.id.clone(),
-            });
+            (None, header) => header,
+        };
+        let (target, signal) = match target {
+            Some(found) => found,
+            None => {
+                let lookups = threading::lookups(ticket);
+                let found = weak_candidate(&s, ticket, &lookups);
+                match threading::decide(ticket, found.as_ref().map(|(sig, c)| (*sig, c))) {
+                    Decision::Append { ticket_id, signal } => (ticket_id, signal),
+                    Decision::New { rule } => {
+                        let mut created = ticket.clone();
+                        if let Some(rule) = rule {
+                            threading::record(&mut created.applied_rules, rule);
+                        }
+                        if !created.message_ids.contains(&created.message_id) {
+                            created.message_ids.insert(0, created.message_id.clone());
+                        }
+                        let listed = u32::try_from(created.message_ids.len()).unwrap_or(u32::MAX);
+                        created.message_count = created.message_count.max(listed);
+                        s.tickets.insert(created.id.clone(), created);
+                        put_pointers(&mut s, &grant, &keys, &ticket.id);
+                        if let Some(key) = lookups.subject {
+                            s.subjects.insert((grant, key), ticket.id.clone());
+                        }
+                        return Ok(TicketWrite::Created {
+                            ticket_id: ticket.id.clone(),
+                        });
+                    }
+                }
+            }
         };
         if pinned.is_none() {
             s.pointers.insert(seen, target.clone());
@@ -206,6 +262,7 @@ impl TicketStore for MemoryStore {
             t.message_count = t.message_count.saturating_add(1);
             TicketWrite::Appended {
                 ticket_id: target.clone(),
+                signal,
             }
         };
         put_pointers(&mut s, &grant, &keys, &target);

@@ -24,13 +24,14 @@
 //! * The queue as the core's `QueueConsumer` ([`consumer`]), and the
 //!   figures of `triage stats` ([`stats`]).
 //!
-//! # Schema (version 5)
+//! # Schema (version [`SCHEMA_VERSION`])
 //!
 //! | table                | key                                   | holds                                   |
 //! |----------------------|---------------------------------------|-----------------------------------------|
 //! | `idempotency`        | `(grant_id, message_id)`              | `status`, `lease_until_ms`, `expires_at` (s), `outcome`, `updated_at_ms` |
 //! | `tickets`            | `id`                                  | every `Ticket` field; nested values as JSON text |
 //! | `ticket_pointers`    | `(grant_id, kind, ptr_key)`           | `ticket_id`; `kind` = `thread`, `msgid` or `seen` |
+//! | `ticket_subjects`    | `(grant_id, subject_key)`             | `ticket_id`: the newest ticket with that normalised subject (a digest) |
 //! | `queue_messages`     | `id` (autoincrement)                  | `entry_id`, `body`, `attributes` (JSON pairs), `enqueued_at_ms`, `visible_at_ms`, `receive_count`, `last_error` |
 //! | `queue_dead_letters` | `id` (the queue id it had)            | the message plus `reason`, `dead_at_ms` |
 //! | `ack_ledger`         | `key`                                 | `window_start`, `slots`, `expires_at` (s) |
@@ -63,6 +64,7 @@ pub mod queue;
 pub mod reconcile;
 pub mod schema;
 pub mod stats;
+mod threading;
 pub mod tickets;
 
 pub use db::{BUSY_TIMEOUT, DEFAULT_PATH, SqliteDb};
@@ -113,6 +115,8 @@ pub const LOOKUP_QUERIES: &[(&str, &str)] = &[
     ("tickets: ticket exists", tickets::SELECT_TICKET_EXISTS),
     ("tickets: read pointer", tickets::SELECT_POINTER),
     ("tickets: read append state", tickets::SELECT_APPEND_STATE),
+    ("tickets: read subject pointer", threading::SELECT_SUBJECT),
+    ("tickets: read candidate", threading::SELECT_CANDIDATE),
     ("tickets: append", tickets::UPDATE_APPEND),
     (
         "tickets: bump last_message_at",

@@ -134,7 +134,26 @@ CREATE TABLE reconcile_cursors (
 ) WITHOUT ROWID;
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+/// Version 6: the detected language of a ticket's opening message (#14),
+/// NULL when not detected (and for tickets written before).
+const V6: &str = r#"
+ALTER TABLE tickets ADD COLUMN language TEXT;
+"#;
+
+/// Version 7: threading by ticket reference and subject (#14): the opening
+/// message's `From` address (NULL for tickets written before) and the
+/// subject pointers (`subject_key` is a digest of the normalised subject).
+const V7: &str = r#"
+ALTER TABLE tickets ADD COLUMN sender TEXT;
+CREATE TABLE ticket_subjects (
+    grant_id    TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    ticket_id   TEXT NOT NULL,
+    PRIMARY KEY (grant_id, subject_key)
+) WITHOUT ROWID;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -12,6 +12,8 @@
 //!   `Message-ID`/`In-Reply-To`/`References` value from `thread_keys`) or
 //!   `seen` (a message appended to a ticket: its message id). Pointers are
 //!   written once and never change: the first ticket to claim a key keeps it.
+//! * `ticket_subjects`: `(grant_id, subject_key) -> ticket_id`, the newest
+//!   ticket with a normalised subject ([`crate::threading`]).
 //!
 //! # Writing a message
 //!
@@ -25,11 +27,16 @@
 //!    message's `seen` pointer, the thread pointer's, or the first thread
 //!    key pointer's. Pin the message to the target; if the target's
 //!    `message_ids` already holds the message -> `AlreadyRecorded`, else
-//!    append it (`message_count + 1`) -> `Appended`. In both cases
-//!    `last_message_at = max(old, new)` and the missing pointers are added.
-//! 3. No pointer at all: insert the ticket (its `message_ids` made to hold
-//!    the opening message, `message_count` at least their number) and its
-//!    thread and thread-key pointers -> `Created`.
+//!    append it (`message_count + 1`) -> `Appended` with the signal that
+//!    found it. In both cases `last_message_at = max(old, new)` and the
+//!    missing pointers are added.
+//! 3. No pointer at all: the ticket its subject's reference names, else the
+//!    one its subject pointer names ([`crate::threading`]), goes to the
+//!    core's `threading::decide`: an append as in 2, or
+//! 4. a new ticket: insert it (its `message_ids` made to hold the opening
+//!    message, `message_count` at least their number, a refused
+//!    candidate's reason in `applied_rules`), its thread and thread-key
+//!    pointers, and point its subject pointer at it -> `Created`.
 //!
 //! Every lookup is by primary key, so a write costs the same however many
 //! tickets are stored.
@@ -45,6 +52,7 @@ use rusqlite::{OptionalExtension, Row, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use triage_core::ports::{StoreError, TicketFilter, TicketStore};
+use triage_core::threading::{self, Decision, Signal};
 use triage_core::ticket::{Ticket, TicketWrite};
 
 use crate::SqliteStore;
@@ -74,14 +82,14 @@ pub(crate) const UPDATE_LAST_MESSAGE_AT: &str =
 const INSERT_TICKET: &str = r#"INSERT INTO tickets (id, grant_id, message_id, thread_id,
     subject, requester, "to", cc, category, queue, priority, status, received_at,
     created_at, last_message_at, message_count, message_ids, snippet, attachments,
-    applied_rules, thread_keys, recipients_omitted, attachments_omitted)
+    applied_rules, thread_keys, recipients_omitted, attachments_omitted, language, sender)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21, ?22, ?23)"#;
+    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"#;
 
 const TICKET_COLUMNS: &str = r#"id, grant_id, message_id, thread_id, subject, requester,
     "to", cc, category, queue, priority, status, received_at, created_at,
     last_message_at, message_count, message_ids, snippet, attachments, applied_rules,
-    thread_keys, recipients_omitted, attachments_omitted"#;
+    thread_keys, recipients_omitted, attachments_omitted, language, sender"#;
 
 /// The list query for a filter: only the given conditions, so the planner
 /// can use the matching index.
@@ -209,8 +217,19 @@ fn to_json<T: Serialize + ?Sized>(value: &T, context: &str) -> Result<String, Sq
     })
 }
 
-/// The whole write, inside the caller's transaction.
-fn write_in(tx: &Transaction<'_>, ticket: &Ticket) -> Result<TicketWrite, SqliteError> {
+/// The signal a pointer of this kind stands for.
+fn signal_of(kind: &str) -> Signal {
+    if kind == KIND_THREAD {
+        Signal::ThreadId
+    } else {
+        Signal::MessageId
+    }
+}
+
+/// The whole write, inside the caller's transaction. A new ticket that
+/// threading refused a candidate for records why in `ticket.applied_rules`
+/// (so the event, built from `ticket`, carries it too).
+fn write_in(tx: &Transaction<'_>, ticket: &mut Ticket) -> Result<TicketWrite, SqliteError> {
     let context = format!("write ticket {}", ticket.id);
     let ctx = || context.clone();
     let keys = Keys::of(ticket);
@@ -227,20 +246,38 @@ fn write_in(tx: &Transaction<'_>, ticket: &Ticket) -> Result<TicketWrite, Sqlite
     }
 
     let pinned = pointer(tx, &keys.grant, KIND_SEEN, &ticket.message_id).ctx(ctx)?;
-    let mut target = pinned.clone();
-    if target.is_none() {
-        for (kind, key) in keys.pointers() {
-            if let Some(t) = pointer(tx, &keys.grant, kind, key).ctx(ctx)? {
-                target = Some(t);
-                break;
-            }
+    let mut header = None;
+    for (kind, key) in keys.pointers() {
+        if let Some(t) = pointer(tx, &keys.grant, kind, key).ctx(ctx)? {
+            header = Some((t, signal_of(kind)));
+            break;
         }
     }
+    let target = match (&pinned, header) {
+        (Some(pinned), header) => {
+            let thread = header.is_some_and(|(t, sig)| sig == Signal::ThreadId && &t == pinned);
+            Some((pinned.clone(), Signal::of_pin(thread)))
+        }
+        (None, header) => header,
+    };
+    if let Some((target, signal)) = target {
+        return append(tx, ticket, &keys, pinned.is_none(), target, signal);
+    }
 
-    match target {
-        Some(target) => append(tx, ticket, &keys, pinned.is_none(), target),
-        None => {
+    let lookups = threading::lookups(ticket);
+    let found = crate::threading::weak_candidate(tx, ticket, &lookups)?;
+    match threading::decide(ticket, found.as_ref().map(|(sig, c)| (*sig, c))) {
+        Decision::Append { ticket_id, signal } => {
+            append(tx, ticket, &keys, true, ticket_id, signal)
+        }
+        Decision::New { rule } => {
+            if let Some(rule) = rule {
+                threading::record(&mut ticket.applied_rules, rule);
+            }
             create(tx, ticket, &keys)?;
+            if let Some(key) = &lookups.subject {
+                crate::threading::put_subject(tx, &keys.grant, key, &ticket.id)?;
+            }
             Ok(TicketWrite::Created {
                 ticket_id: ticket.id.clone(),
             })
@@ -254,6 +291,7 @@ fn append(
     keys: &Keys,
     pin: bool,
     target: String,
+    signal: Signal,
 ) -> Result<TicketWrite, SqliteError> {
     let context = format!("append {} to ticket {target}", ticket.id);
     let ctx = || context.clone();
@@ -300,6 +338,7 @@ fn append(
             .ctx(ctx)?;
         TicketWrite::Appended {
             ticket_id: target.clone(),
+            signal,
         }
     };
     put_pointers(tx, keys, &target).ctx(ctx)?;
@@ -314,7 +353,7 @@ fn create(tx: &Transaction<'_>, ticket: &Ticket, keys: &Keys) -> Result<(), Sqli
     }
     let listed = u32::try_from(ids.len()).unwrap_or(u32::MAX);
     let count = ticket.message_count.max(listed);
-    let params: [&dyn rusqlite::ToSql; 23] = [
+    let params: [&dyn rusqlite::ToSql; 25] = [
         &ticket.id,
         &ticket.grant_id,
         &ticket.message_id,
@@ -338,6 +377,8 @@ fn create(tx: &Transaction<'_>, ticket: &Ticket, keys: &Keys) -> Result<(), Sqli
         &to_json(&ticket.thread_keys, &context)?,
         &ticket.recipients_omitted,
         &ticket.attachments_omitted,
+        &ticket.language,
+        &ticket.sender,
     ];
     let ctx = || context.clone();
     tx.prepare_cached(INSERT_TICKET)
@@ -383,16 +424,18 @@ fn row_to_ticket(row: &Row<'_>) -> Result<Ticket, String> {
         thread_keys: json_col(row, 20, "thread_keys")?,
         recipients_omitted: col(row, 21, "recipients_omitted")?,
         attachments_omitted: col(row, 22, "attachments_omitted")?,
+        language: col(row, 23, "language")?,
+        sender: col(row, 24, "sender")?,
     })
 }
 
 impl TicketStore for SqliteStore {
     async fn write(&self, ticket: &Ticket) -> Result<TicketWrite, StoreError> {
-        let t = ticket.clone();
+        let mut t = ticket.clone();
         let written = self
             .db
             .write(format!("write ticket {}", ticket.id), move |tx| {
-                let written = write_in(tx, &t)?;
+                let written = write_in(tx, &mut t)?;
                 crate::outbox::record(tx, &t, &written)?;
                 Ok(written)
             })
@@ -484,6 +527,7 @@ mod tests {
             thread_id: None,
             subject: String::new(),
             requester: Default::default(),
+            sender: None,
             to: vec![],
             cc: vec![],
             category: String::new(),
@@ -501,6 +545,7 @@ mod tests {
             thread_keys: vec![],
             recipients_omitted: 0,
             attachments_omitted: 0,
+            language: None,
         }
     }
 }

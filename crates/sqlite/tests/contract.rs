@@ -8,6 +8,7 @@ use tempfile::TempDir;
 use triage_core::ports::{
     ClaimOutcome, DedupeKey, IdempotencyStore, StoreError, TicketFilter, TicketStore,
 };
+use triage_core::threading::Signal;
 use triage_core::ticket::TicketWrite;
 use triage_sqlite::{SCHEMA_VERSION, SqliteDb, SqliteError, SqliteStore};
 use triage_testkit::contract::{self, DAY_S, PipelineSpec, ThreadBy, now_ms, times};
@@ -93,6 +94,24 @@ async fn tickets_concurrent_duplicates_8_processes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn threading_contract() {
+    let (_dir, db) = temp_db();
+    triage_testkit::threading_contract::threading_contract(&*store(&db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn threading_concurrency_one_process() {
+    let (_dir, db) = temp_db();
+    triage_testkit::threading_contract::threading_concurrency_contract(&[store(&db)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn threading_concurrency_8_processes() {
+    let (dir, _db) = temp_db();
+    triage_testkit::threading_contract::threading_concurrency_contract(&processes(&dir, 8)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn pipeline_8_workers_100_messages_3_deliveries() {
     let (_dir, db) = temp_db();
     let s = [store(&db)];
@@ -145,6 +164,7 @@ async fn in_memory_contracts() {
     contract::tickets_contract(&*s[0]).await;
     contract::tickets_concurrency_contract(&s).await;
     contract::idempotency_concurrency_contract(&s).await;
+    triage_testkit::threading_contract::threading_contract(&*s[0]).await;
     assert_eq!(db.path(), None);
 }
 
@@ -211,7 +231,8 @@ async fn data_survives_reopen_and_purge_is_selective() {
     assert_eq!(
         s.write(&second).await.unwrap(),
         TicketWrite::Appended {
-            ticket_id: first.id.clone()
+            ticket_id: first.id.clone(),
+            signal: Signal::ThreadId
         }
     );
     assert_eq!(
@@ -310,6 +331,86 @@ async fn rows_have_the_documented_layout() {
             ("thread".into(), "th1".into(), first.id.clone()),
         ],
         "trimmed thread pointer, one pointer per distinct key, blank keys skipped"
+    );
+    let sender: Option<String> = conn
+        .query_row(
+            "SELECT sender FROM tickets WHERE id = ?1",
+            [&first.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sender.as_deref(), Some("ann@example.com"));
+    // The new ticket's subject pointer (a digest); the append adds none.
+    let subjects: Vec<(String, String)> = {
+        let mut st = conn
+            .prepare("SELECT subject_key, ticket_id FROM ticket_subjects WHERE grant_id = ?1")
+            .unwrap();
+        st.query_map([&grant], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let key = triage_core::threading::subject_key(&first.subject).unwrap();
+    assert_eq!(subjects, vec![(key, first.id.clone())]);
+}
+
+/// The outbox's `message.added` event says which signal joined the
+/// message; a ticket opened because a stranger copied a subject carries
+/// the reason in its rules and its `ticket.created` event.
+#[tokio::test]
+async fn threading_shows_in_the_events() {
+    use triage_testkit::threading_contract::mail;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.db");
+    let db = SqliteDb::open(&path).unwrap();
+    let s = db.store();
+    let grant = unique_name("g");
+    let subject = "Order 1234 never arrived";
+    let first = mail(&grant, "m1", "ann@example.com", subject, 1_700_000_000);
+    let reply = mail(
+        &grant,
+        "m2",
+        "ann@example.com",
+        "RE: order 1234 never arrived",
+        1_700_000_100,
+    );
+    let eve = mail(&grant, "m3", "eve@evil.example", subject, 1_700_000_200);
+    for t in [&first, &reply, &eve] {
+        s.write(t).await.unwrap();
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let event = |ticket: &str, kind: &str| -> serde_json::Value {
+        let json: String = conn
+            .query_row(
+                "SELECT event FROM outbox WHERE ticket_id = ?1 AND event LIKE ?2",
+                (ticket, format!("%\"type\":\"{kind}\"%")),
+                |r| r.get(0),
+            )
+            .unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    let added = event(&first.id, "message.added");
+    assert_eq!(added["thread_signal"], "subject");
+    assert_eq!(added["message_id"], "m2");
+    let created = event(&eve.id, "ticket.created");
+    assert!(created.get("thread_signal").is_none(), "{created}");
+    assert!(
+        created["rules"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("thread")),
+        "{created}"
+    );
+    let rules: String = conn
+        .query_row(
+            "SELECT applied_rules FROM tickets WHERE id = ?1",
+            [&eve.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        rules.contains("new: sender is not a participant of the subject match"),
+        "{rules}"
     );
 }
 

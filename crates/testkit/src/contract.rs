@@ -43,6 +43,7 @@ use triage_core::listing::{Cursor, MAX_PAGE_BYTES, STORE_CHUNK, list_page, newes
 use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, IdempotencyStore, TicketFilter, TicketStore,
 };
+use triage_core::threading::Signal;
 use triage_core::ticket::{AppliedRule, AttachmentMeta, Ticket, TicketWrite, ticket_id};
 
 use crate::unique_name;
@@ -84,6 +85,7 @@ pub fn sample_ticket(grant_id: &str, message_id: &str, thread_id: Option<&str>, 
             name: "Ann Requester".into(),
             email: "ann@example.com".into(),
         },
+        sender: Some("ann@example.com".into()),
         to: vec![Participant {
             name: String::new(),
             email: "support@example.org".into(),
@@ -112,6 +114,7 @@ pub fn sample_ticket(grant_id: &str, message_id: &str, thread_id: Option<&str>, 
         thread_keys: vec![],
         recipients_omitted: 0,
         attachments_omitted: 0,
+        language: Some("en".into()),
     }
 }
 
@@ -468,7 +471,8 @@ pub async fn second_message_same_thread_appends<S: TicketStore>(store: &S) {
     assert_eq!(
         write_ok(store, &second).await,
         TicketWrite::Appended {
-            ticket_id: first.id.clone()
+            ticket_id: first.id.clone(),
+            signal: Signal::ThreadId
         }
     );
     assert_eq!(
@@ -529,7 +533,8 @@ pub async fn thread_keys_match_earlier_message_id<S: TicketStore>(store: &S) {
     assert_eq!(
         write_ok(store, &reply).await,
         TicketWrite::Appended {
-            ticket_id: first.id.clone()
+            ticket_id: first.id.clone(),
+            signal: Signal::MessageId
         }
     );
 
@@ -539,7 +544,8 @@ pub async fn thread_keys_match_earlier_message_id<S: TicketStore>(store: &S) {
     assert_eq!(
         write_ok(store, &third).await,
         TicketWrite::Appended {
-            ticket_id: first.id.clone()
+            ticket_id: first.id.clone(),
+            signal: Signal::MessageId
         }
     );
     // And the reply's provider thread now leads to the ticket as well.
@@ -547,7 +553,8 @@ pub async fn thread_keys_match_earlier_message_id<S: TicketStore>(store: &S) {
     assert_eq!(
         write_ok(store, &fourth).await,
         TicketWrite::Appended {
-            ticket_id: first.id.clone()
+            ticket_id: first.id.clone(),
+            signal: Signal::ThreadId
         }
     );
 
@@ -569,7 +576,8 @@ pub async fn recorded_message_is_never_counted_twice<S: TicketStore>(store: &S) 
     assert_eq!(
         write_ok(store, &x).await,
         TicketWrite::Appended {
-            ticket_id: a.id.clone()
+            ticket_id: a.id.clone(),
+            signal: Signal::ThreadId
         }
     );
     // Redelivered with another thread id (e.g. the provider re-threaded it).
@@ -1142,7 +1150,7 @@ where
                         report.created += 1;
                         format!("created:{ticket_id}")
                     }
-                    TicketWrite::Appended { ticket_id } => {
+                    TicketWrite::Appended { ticket_id, .. } => {
                         report.appended += 1;
                         format!("appended:{ticket_id}")
                     }

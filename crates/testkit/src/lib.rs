@@ -7,6 +7,7 @@ pub mod ack_contract;
 pub mod contract;
 pub mod proxy;
 pub mod reconcile_contract;
+pub mod threading_contract;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -93,7 +93,8 @@ impl Printer {
                         v["priority"] = json!(c.priority.as_str());
                         v["acknowledgement"] = json!(acknowledgement.code());
                     }
-                    Outcome::Appended { ticket_id } | Outcome::AlreadyRecorded { ticket_id } => {
+                    Outcome::Appended { ticket_id, .. }
+                    | Outcome::AlreadyRecorded { ticket_id } => {
                         v["ticket_id"] = json!(ticket_id);
                     }
                     Outcome::Skipped { reason } => v["reason"] = json!(reason.code()),
@@ -137,7 +138,9 @@ impl Printer {
                             a => format!(" ack={}", a.code()),
                         }
                     ),
-                    Outcome::Appended { ticket_id } => format!("appended to ticket {ticket_id}"),
+                    Outcome::Appended { ticket_id, .. } => {
+                        format!("appended to ticket {ticket_id}")
+                    }
                     Outcome::AlreadyRecorded { ticket_id } => {
                         format!("already on ticket {ticket_id}")
                     }

@@ -46,7 +46,12 @@ async fn nylas() -> MockServer {
     for id in ["lost-1", "lost-2"] {
         Mock::given(method("GET"))
             .and(path(format!("/v3/grants/grant-e2e/messages/{id}")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(message(id, "Export broken")))
+            // Subjects of their own: the same subject from the same customer
+            // within 14 days would thread the two into one ticket.
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(message(id, &format!("Export {id} broken"))),
+            )
             .mount(&server)
             .await;
     }

@@ -25,6 +25,7 @@ use triage_core::ports::{
 use triage_core::provider::{self, FetchRule};
 use triage_core::redelivery::{DeadLetter, Disposition, Record, Setback, disposition};
 use triage_core::text::visible_text;
+use triage_core::threading::Signal;
 use triage_core::ticket::{AppliedRule, TicketWrite, build_ticket};
 
 use crate::config::{FetchPolicy, WorkerSettings};
@@ -40,6 +41,8 @@ pub enum Outcome {
     },
     Appended {
         ticket_id: String,
+        /// Which signal joined the message to the ticket.
+        signal: Signal,
     },
     /// The message was already on its ticket (redelivery after a crash).
     AlreadyRecorded {
@@ -73,7 +76,7 @@ impl Outcome {
     fn record(&self) -> String {
         match self {
             Outcome::Created { ticket_id, .. }
-            | Outcome::Appended { ticket_id }
+            | Outcome::Appended { ticket_id, .. }
             | Outcome::AlreadyRecorded { ticket_id } => format!("{}:{ticket_id}", self.code()),
             Outcome::Skipped { reason } => format!("skipped:{}", reason.code()),
             Outcome::Duplicate { previous } => previous.clone(),
@@ -381,7 +384,7 @@ where
                     acknowledgement,
                 }
             }
-            TicketWrite::Appended { ticket_id } => Outcome::Appended { ticket_id },
+            TicketWrite::Appended { ticket_id, signal } => Outcome::Appended { ticket_id, signal },
             TicketWrite::AlreadyRecorded { ticket_id } => Outcome::AlreadyRecorded { ticket_id },
         })
     }
@@ -574,11 +577,16 @@ fn log_result(
                     c.priority.as_str(),
                     "",
                 ),
-                Outcome::Appended { ticket_id } | Outcome::AlreadyRecorded { ticket_id } => {
+                Outcome::Appended { ticket_id, .. } | Outcome::AlreadyRecorded { ticket_id } => {
                     (ticket_id.as_str(), "", "", "", "")
                 }
                 Outcome::Skipped { reason } => ("", "", "", "", reason.code()),
                 Outcome::Duplicate { .. } | Outcome::Gone => ("", "", "", "", ""),
+            };
+            // An append says which signal joined it (`thread_id`, `subject`...).
+            let signal = match outcome {
+                Outcome::Appended { signal, .. } => signal.as_str(),
+                _ => "",
             };
             tracing::info!(
                 sqs_message_id = %Escaped(sqs_id),
@@ -591,6 +599,7 @@ fn log_result(
                 category,
                 queue,
                 priority,
+                signal,
                 duration_us,
                 "record handled"
             );

@@ -235,3 +235,64 @@ async fn a_message_gone_at_the_provider_is_recorded_not_retried() {
     };
     assert_eq!(store.outcome(&key).as_deref(), Some("gone"));
 }
+
+/// A reply without headers that carries the acknowledgement's tag joins
+/// the ticket; the same subject from a stranger (asking for replies to go
+/// to the customer: `Reply-To` does not count) opens a ticket that says
+/// why; the outcome names the signal.
+#[tokio::test]
+async fn references_and_subjects_thread_only_for_participants() {
+    use triage_core::threading::Signal;
+    use triage_core::threading::reference::tag;
+    let source = MemorySource::new();
+    let (w, store) = worker(&source);
+    source.put(message("m1"));
+    let (_, first) = w.process(&reference("m1"), NOW, deadline()).await;
+    let Ok(Outcome::Created { ticket_id, .. }) = first else {
+        panic!("{first:?}");
+    };
+
+    let mut reply = message("m2");
+    reply.subject = Some(format!("AW: Something else {}", tag(&ticket_id)));
+    source.put(reply);
+    let (_, r) = w.process(&reference("m2"), NOW + 1, deadline()).await;
+    assert_eq!(
+        r.ok(),
+        Some(Outcome::Appended {
+            ticket_id: ticket_id.clone(),
+            signal: Signal::TicketRef
+        })
+    );
+
+    let mut again = message("m3");
+    again.subject = Some("RE: the export  broke".into());
+    source.put(again);
+    let (_, r) = w.process(&reference("m3"), NOW + 2, deadline()).await;
+    assert_eq!(
+        r.ok(),
+        Some(Outcome::Appended {
+            ticket_id: ticket_id.clone(),
+            signal: Signal::Subject
+        })
+    );
+
+    let mut eve: triage_core::Message = message("m4");
+    eve.reply_to = eve.from.clone();
+    eve.from[0].email = "eve@evil.example".into();
+    source.put(eve);
+    let (_, r) = w.process(&reference("m4"), NOW + 3, deadline()).await;
+    let Ok(Outcome::Created { ticket_id: own, .. }) = r else {
+        panic!("{r:?}");
+    };
+    assert_ne!(own, ticket_id);
+    let tickets = store.tickets();
+    let first = tickets.iter().find(|t| t.id == ticket_id).unwrap();
+    assert_eq!(first.message_count, 3);
+    let stranger = tickets.iter().find(|t| t.id == own).unwrap();
+    assert!(
+        stranger.applied_rules.iter().any(|r| r.rule == "thread"
+            && r.decision == "new: sender is not a participant of the subject match"),
+        "{:?}",
+        stranger.applied_rules
+    );
+}

@@ -611,7 +611,8 @@ async fn threading_appends_to_the_ticket() {
     assert_eq!(
         b.unwrap(),
         Outcome::Appended {
-            ticket_id: ticket_id.clone()
+            ticket_id: ticket_id.clone(),
+            signal: triage_core::threading::Signal::ThreadId
         }
     );
     let tickets = all_tickets(&w, &grant).await;
@@ -690,7 +691,8 @@ async fn inbound_payloads_make_tickets_without_fetching_dedupe_and_thread() {
     assert_eq!(
         reply,
         Outcome::Appended {
-            ticket_id: ticket_id.clone()
+            ticket_id: ticket_id.clone(),
+            signal: triage_core::threading::Signal::MessageId
         }
     );
     // The out-of-office is skipped on its headers.

@@ -143,12 +143,14 @@ pub fn compose(
     // Text from the mail goes into headers: no control character (a CR or
     // LF would start a header of the sender's choosing), bounded length.
     let original = crate::events::sanitised(&ticket.subject, MAX_SUBJECT_CHARS);
+    // The ticket's tag, which threading reads back from a reply's subject.
+    let tag = crate::threading::reference::tag(&ticket.id);
     let subject = if original.is_empty() {
-        format!("[{}] We received your message", ticket.id)
+        format!("{tag} We received your message")
     } else if original.to_ascii_lowercase().starts_with("re:") {
-        format!("{original} [{}]", ticket.id)
+        format!("{original} {tag}")
     } else {
-        format!("Re: {original} [{}]", ticket.id)
+        format!("Re: {original} {tag}")
     };
     let text = format!(
         "Thank you for writing to us. Your request is ticket {} in our {} queue; \
@@ -236,6 +238,7 @@ mod tests {
         );
         let appended = TicketWrite::Appended {
             ticket_id: "t_1".into(),
+            signal: crate::threading::Signal::ThreadId,
         };
         assert_eq!(recipient(&m, &appended, &ours()), Err(NoAck::NotANewTicket));
         for (from, headers, want) in [
@@ -305,6 +308,11 @@ mod tests {
             ack.subject
         );
         assert!(ack.text.contains(&ticket.id) && ack.text.contains("4 hours"));
+        // A reply's subject leads threading back to the ticket.
+        assert_eq!(
+            crate::threading::reference::find(&format!("AW: {}", ack.subject)),
+            Some(ticket.id.as_str())
+        );
         let header = |n: &str| {
             ack.headers
                 .iter()
