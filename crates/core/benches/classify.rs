@@ -55,8 +55,8 @@ const VOCABULARY: &[&str] = &[
     "download",
     "tissue",
     "discharge",
-    "requested",
-    "cancelled",
+    "issuer",
+    "charger",
     "bugle",
     "errand",
 ];

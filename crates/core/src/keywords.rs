@@ -13,12 +13,24 @@
 //! keyword's stable prefix (the longest common prefix of the keyword and
 //! its stem); only the words at a candidate are stemmed and compared.
 //!
+//! In a language that writes compounds as one word (German, Dutch, the
+//! Scandinavian languages, Finnish, Hungarian) a keyword also matches as
+//! the head, the last part, of a compound: `ausfall` is found in
+//! "Serverausfall" and `problem` in "Anmeldeprobleme", but `rechnung` is not
+//! found in "Rechnungsadresse" (there it is the modifier, not the thing
+//! meant). The part before the head must be at least
+//! [`MIN_COMPOUND_MODIFIER`] letters.
+//!
 //! A match preceded, within [`NEGATION_WINDOW`] words of the same sentence,
 //! by a negation ("not urgent", "no outage", "no longer broken", "isn't
 //! down") is not evidence.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rust_stemmers::{Algorithm, Stemmer};
+
+/// Letters a compound's first part needs before a keyword is taken as its
+/// head.
+pub const MIN_COMPOUND_MODIFIER: usize = 3;
 
 /// Words looked at before a match for a negation.
 pub const NEGATION_WINDOW: usize = 3;
@@ -74,6 +86,11 @@ pub struct KeywordSet {
     keywords: Vec<Keyword>,
     automaton: Option<AhoCorasick>,
     algorithm: Algorithm,
+    /// Keywords also match as the head of a compound word.
+    compounds: bool,
+    /// Keywords and text are matched with umlauts folded (`ä` as `a`, `ß`
+    /// as `ss`), as the German stemmer does: "Ausfälle" is `ausfall`.
+    folds_umlauts: bool,
     memory: Memory,
 }
 
@@ -103,8 +120,40 @@ impl KeywordSet {
             keywords: Vec::new(),
             automaton: None,
             algorithm: Algorithm::English,
+            compounds: false,
+            folds_umlauts: false,
             memory: memory(),
         }
+    }
+
+    /// Keywords of rules written for `language`: its stemmer, and compound
+    /// heads in the languages that write compounds as one word.
+    pub fn for_language(
+        entries: impl IntoIterator<Item = (usize, String)>,
+        language: crate::language::Language,
+    ) -> Result<KeywordSet, String> {
+        let folds = language.code() == "de";
+        let entries: Vec<(usize, String)> = entries
+            .into_iter()
+            .map(|(rule, text)| {
+                let text = if folds {
+                    fold_umlauts(&text).into_owned()
+                } else {
+                    text
+                };
+                (rule, text)
+            })
+            .collect();
+        let mut set = match language.algorithm() {
+            Some(algorithm) => KeywordSet::with_algorithm(entries, algorithm)?,
+            None => KeywordSet::as_written(entries)?,
+        };
+        set.folds_umlauts = folds;
+        set.compounds = matches!(
+            language.code(),
+            "de" | "nl" | "sv" | "da" | "nb" | "fi" | "hu"
+        );
+        Ok(set)
     }
 
     /// Keywords as `(rule index, normalized keyword)`, stemmed with the
@@ -117,11 +166,29 @@ impl KeywordSet {
         entries: impl IntoIterator<Item = (usize, String)>,
         algorithm: Algorithm,
     ) -> Result<KeywordSet, String> {
+        KeywordSet::build(entries, algorithm, true)
+    }
+
+    /// Keywords matched as written (whole words, no stemming): the rules
+    /// without a language, on mail in a language other than English, where
+    /// English stems would find false friends ("Termin" is not
+    /// `terminate`).
+    pub fn as_written(
+        entries: impl IntoIterator<Item = (usize, String)>,
+    ) -> Result<KeywordSet, String> {
+        KeywordSet::build(entries, Algorithm::English, false)
+    }
+
+    fn build(
+        entries: impl IntoIterator<Item = (usize, String)>,
+        algorithm: Algorithm,
+        stemmed: bool,
+    ) -> Result<KeywordSet, String> {
         let stemmer = Stemmer::create(algorithm);
         let mut keywords = Vec::new();
         let mut prefixes = Vec::new();
         for (rule, text) in entries {
-            let (stems, prefix) = if is_plain(&text) {
+            let (stems, prefix) = if stemmed && is_plain(&text) {
                 let stems: Vec<String> = text
                     .split(' ')
                     .map(|w| stemmer.stem(w).into_owned())
@@ -165,6 +232,9 @@ impl KeywordSet {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    // A DFA: the overlapping scan over every mail is the
+                    // hot loop; a few hundred short prefixes keep it small.
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&prefixes)
                     .map_err(|e| format!("keywords: {e}"))?,
             )
@@ -173,8 +243,16 @@ impl KeywordSet {
             keywords,
             automaton,
             algorithm,
+            compounds: false,
+            folds_umlauts: false,
             memory: memory(),
         })
+    }
+
+    /// Whether the text must go through [`fold_umlauts`] before
+    /// [`KeywordSet::hits`] (the keywords have).
+    pub fn folds_umlauts(&self) -> bool {
+        self.folds_umlauts
     }
 
     pub fn keywords(&self) -> &[Keyword] {
@@ -184,21 +262,6 @@ impl KeywordSet {
     /// Every keyword found in `haystack` (normalized: lower case, single
     /// spaces), not negated, in the order found.
     pub fn hits(&self, haystack: &str) -> Vec<Hit> {
-        self.scan(haystack, false)
-    }
-
-    /// The hits of the first rule (lowest index) with any: once a rule has
-    /// one, candidates of later rules are not checked at all.
-    pub fn first_rule_hits(&self, haystack: &str) -> Vec<Hit> {
-        let mut hits = self.scan(haystack, true);
-        if let Some(first) = hits.iter().map(|h| self.keywords[h.keyword].rule).min() {
-            hits.retain(|h| self.keywords[h.keyword].rule == first);
-        }
-        hits
-    }
-
-    fn scan(&self, haystack: &str, first_only: bool) -> Vec<Hit> {
-        let mut first = usize::MAX;
         let Some(automaton) = &self.automaton else {
             return Vec::new();
         };
@@ -209,11 +272,11 @@ impl KeywordSet {
             let Some(kw) = self.keywords.get(index) else {
                 continue;
             };
-            if first_only && kw.rule > first {
-                continue;
-            }
             let start = m.start();
-            if kw.bound_start && !boundary_before(haystack, start) {
+            if kw.bound_start
+                && !boundary_before(haystack, start)
+                && !(self.compounds && !kw.stems.is_empty() && compound_head(haystack, start))
+            {
                 continue;
             }
             let matched = if kw.stems.is_empty() {
@@ -222,7 +285,6 @@ impl KeywordSet {
                 words_match(haystack, start, kw, &mut stems)
             };
             if matched && !negated(haystack, start) {
-                first = first.min(kw.rule);
                 out.push(Hit {
                     keyword: index,
                     start,
@@ -240,6 +302,39 @@ fn boundary_before(haystack: &str, start: usize) -> bool {
         .is_none_or(|c| !is_word_char(c))
 }
 
+/// `ä`, `ö`, `ü` as `a`, `o`, `u` and `ß` as `ss` (lower-case text), as the
+/// German Snowball stemmer reads them; other text is borrowed.
+pub fn fold_umlauts(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['ä', 'ö', 'ü', 'ß']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            'ä' => out.push('a'),
+            'ö' => out.push('o'),
+            'ü' => out.push('u'),
+            'ß' => out.push_str("ss"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether `start` is inside a word after at least
+/// [`MIN_COMPOUND_MODIFIER`] letters of it: where a compound's head starts.
+fn compound_head(haystack: &str, start: usize) -> bool {
+    haystack.get(..start).is_some_and(|before| {
+        before
+            .chars()
+            .rev()
+            .take_while(|c| is_word_char(*c))
+            .take(MIN_COMPOUND_MODIFIER)
+            .count()
+            >= MIN_COMPOUND_MODIFIER
+    })
+}
+
 fn boundary_after(haystack: &str, end: usize) -> bool {
     haystack
         .get(end..)
@@ -251,8 +346,10 @@ fn boundary_after(haystack: &str, end: usize) -> bool {
 /// their words), and looked up first in the set's memory of earlier texts.
 struct StemCache<'a> {
     stemmer: Stemmer,
-    /// SipHash (the standard map): the keys are words of untrusted mail.
-    seen: std::collections::HashMap<&'a str, String>,
+    /// The keys are words of untrusted mail: foldhash with a per-process
+    /// random seed (colliding keys cannot be crafted without it), about a
+    /// third of SipHash's cost on short words.
+    seen: std::collections::HashMap<&'a str, String, foldhash::fast::RandomState>,
     memory: &'a Memory,
 }
 
@@ -260,7 +357,7 @@ impl<'a> StemCache<'a> {
     fn new(stemmer: Stemmer, memory: &'a Memory) -> Self {
         StemCache {
             stemmer,
-            seen: std::collections::HashMap::new(),
+            seen: std::collections::HashMap::default(),
             memory,
         }
     }
@@ -307,13 +404,20 @@ fn words_match<'a>(
             .find(|(_, c)| !is_word_char(*c))
             .map_or(rest.len(), |(i, _)| i);
         let word = &rest[..len];
-        let same = kw.words.get(i).is_some_and(|w| w == word);
-        if len == 0 || !(same || cache.stem(word) == stem.as_str()) {
+        let written = kw.words.get(i).map(String::as_str);
+        if len == 0 || !(written == Some(word) || stem_matches(cache.stem(word), stem, written)) {
             return false;
         }
         rest = &rest[len..];
     }
     true
+}
+
+/// A word's stem matches the keyword word's stem, or the keyword word as
+/// written: Snowball is not always consistent between forms (German
+/// "problem" stems to `probl` but "probleme" to `problem`).
+fn stem_matches(word_stem: &str, keyword_stem: &str, written: Option<&str>) -> bool {
+    word_stem == keyword_stem || written == Some(word_stem)
 }
 
 /// A negation among the [`NEGATION_WINDOW`] words before `start`, in the
@@ -433,24 +537,12 @@ mod tests {
     }
 
     #[test]
-    fn first_rule_hits_keep_only_the_first_rule_with_evidence() {
-        let s = KeywordSet::new([
-            (0, "outage".to_string()),
-            (1, "refund".to_string()),
-            (1, "invoice".to_string()),
-            (2, "cancel".to_string()),
-        ])
-        .unwrap();
-        let text = "cancelled twice, refund the invoices";
-        let all: Vec<usize> = s.hits(text).iter().map(|h| h.keyword).collect();
-        assert_eq!(all, [3, 1, 2]);
-        let first: Vec<usize> = s.first_rule_hits(text).iter().map(|h| h.keyword).collect();
-        assert_eq!(
-            first,
-            [1, 2],
-            "rule 1 beats rule 2, found earlier in the text"
-        );
-        assert!(s.first_rule_hits("nothing here").is_empty());
+    fn as_written_keywords_match_whole_words_only() {
+        let s =
+            KeywordSet::as_written([(0, "terminate".to_string()), (1, "bug".to_string())]).unwrap();
+        assert!(s.hits("wegen des termins").is_empty());
+        assert!(s.hits("wir terminated").is_empty());
+        assert_eq!(s.hits("ein bug im export").len(), 1);
     }
 
     #[test]
@@ -458,5 +550,31 @@ mod tests {
         let s =
             KeywordSet::with_algorithm([(0, "rechnung".to_string())], Algorithm::German).unwrap();
         assert_eq!(s.hits("zwei rechnungen fehlen").len(), 1);
+    }
+
+    #[test]
+    fn german_keywords_match_compound_heads_not_modifiers() {
+        let de = crate::language::Language::from_code("de").unwrap();
+        let s = KeywordSet::for_language(
+            [
+                (0, "ausfall".to_string()),
+                (1, "rechnung".to_string()),
+                (2, "problem".to_string()),
+            ],
+            de,
+        )
+        .unwrap();
+        let found = |t: &str| -> Vec<usize> {
+            s.hits(&fold_umlauts(t)).iter().map(|h| h.keyword).collect()
+        };
+        assert_eq!(found("totaler serverausfall seit heute"), [0]);
+        assert_eq!(found("mehrere serverausfälle"), [0]);
+        assert_eq!(found("wir haben anmeldeprobleme"), [2]);
+        assert!(found("bitte die rechnungsadresse ändern").is_empty());
+        // Too short a first part is not a compound.
+        assert!(found("abausfall").is_empty());
+        // English keeps whole words.
+        let en = KeywordSet::new([(0, "charge".to_string())]).unwrap();
+        assert!(en.hits("a discharge form").is_empty());
     }
 }

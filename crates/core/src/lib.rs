@@ -13,8 +13,9 @@
 //! - The ingest path for any provider: [`ingest`] (size, authentication,
 //!   [`gzip`], parsing), [`message_check`], the queue [`envelope`].
 //! - The worker's rules: [`filters`], [`classify`] (word forms:
-//!   [`keywords`]), [`text`], the
-//!   [`ticket`] model and [`listing`].
+//!   [`keywords`]; languages: [`language`]), [`text`], the
+//!   [`ticket`] model and [`listing`], and which ticket a message joins
+//!   ([`threading`]).
 //! - What goes out (issue #12; built and tested, not wired yet): ticket
 //!   [`events`] with deterministic ids, their [`routing`] per queue from
 //!   the rules file, the [`slack`] message, Standard-Webhooks-
@@ -42,6 +43,7 @@ pub mod json_error;
 pub mod key_refresh;
 pub mod keywords;
 pub mod kpi;
+pub mod language;
 pub mod listing;
 pub mod logsafe;
 pub mod message;
@@ -57,6 +59,7 @@ pub mod signature;
 pub mod signed_delivery;
 pub mod slack;
 pub mod text;
+pub mod threading;
 pub mod ticket;
 pub mod timestamped_signature;
 

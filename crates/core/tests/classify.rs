@@ -130,48 +130,78 @@ fn phrases_span_whitespace_runs_and_lines() {
 }
 
 #[test]
-fn first_rule_in_file_order_wins_not_first_position() {
+fn highest_score_wins_and_ties_go_to_file_order() {
     let rules = Rules::default_rules();
-    // "refund" (billing, rule 3) comes first in the text; "down"
-    // (incidents, rule 1) comes later: incidents wins.
+    // Subject 2, body 1 per mention: billing 4.
     let c = rules.classify(
-        &msg("Refund please", "ann@customer.test", &[]),
-        "because the service was down all day",
+        &msg("Invoice", "ann@customer.test", &[]),
+        "please refund the second payment",
+    );
+    assert_eq!(
+        (c.category.as_str(), c.priority),
+        ("billing", Priority::Medium)
+    );
+    for want in [
+        "keyword=invoice",
+        "keyword=refund",
+        "keyword=payment",
+        "score=4",
+    ] {
+        assert!(
+            decisions(&c).contains(&("billing".into(), want.into())),
+            "{want}: {:?}",
+            c.applied_rules
+        );
+    }
+    // A high-priority rule counts twice: (down + urgent) x 2 = 4 beats
+    // bugs' error in the subject (2).
+    let c = rules.classify(
+        &msg("Error on checkout", "ann@customer.test", &[]),
+        "the shop is down, this is urgent",
     );
     assert_eq!(c.category, "incidents");
-    assert_eq!(c.priority, Priority::High);
     assert!(
-        decisions(&c).contains(&("incidents".into(), "keyword=down".into())),
+        decisions(&c).contains(&("incidents".into(), "score=4".into())),
         "{:?}",
         c.applied_rules
     );
-    assert!(
-        decisions(&c).contains(&("incidents".into(), "score=1".into())),
-        "{:?}",
-        c.applied_rules
+    // A tie (4 and 4) goes to the rule earlier in the file.
+    let c = rules.classify(
+        &msg("Checkout fails with error 500", "ann@customer.test", &[]),
+        "the page is down, please help urgently",
     );
-    // A custom file reverses the order, and the result with it.
-    let reversed = Rules::from_toml(
-        r#"
-[[rules]]
-name = "money"
-category = "billing"
-priority = "medium"
-keywords = ["refund"]
-
-[[rules]]
-name = "fire"
-category = "incidents"
-priority = "high"
-keywords = ["down"]
-"#,
-    )
-    .expect("rules");
-    let c = reversed.classify(
-        &msg("Refund please", "ann@customer.test", &[]),
-        "because the service was down all day",
+    assert_eq!(c.category, "incidents", "{:?}", c.applied_rules);
+    // Equal priorities: the file order decides a tie, and a file that lists
+    // the rules the other way round reverses it.
+    let file = |first: (&str, &str, &str), second: (&str, &str, &str)| {
+        Rules::from_toml(&format!(
+            "[[rules]]\nname = \"{}\"\ncategory = \"{}\"\npriority = \"medium\"\nkeywords = [\"{}\"]\n\n\
+             [[rules]]\nname = \"{}\"\ncategory = \"{}\"\npriority = \"medium\"\nkeywords = [\"{}\"]\n",
+            first.0, first.1, first.2, second.0, second.1, second.2
+        ))
+        .expect("rules")
+    };
+    let fire = ("fire", "incidents", "down");
+    let money = ("money", "billing", "refund");
+    let tie = "the refund page is down";
+    let hello = msg("Hello", "ann@customer.test", &[]);
+    assert_eq!(
+        file(fire, money).classify(&hello, tie).category,
+        "incidents"
+    );
+    assert_eq!(file(money, fire).classify(&hello, tie).category, "billing");
+    // Repeats count, capped per keyword: "down" six times in the body
+    // counts 2, as much as "refund" once in the subject: a tie again.
+    let c = file(money, fire).classify(
+        &msg("Refund", "ann@customer.test", &[]),
+        "down. down. down. down. down. down.",
     );
     assert_eq!(c.category, "billing");
+    assert!(
+        decisions(&c).contains(&("money".into(), "score=2".into())),
+        "{:?}",
+        c.applied_rules
+    );
 }
 
 #[test]
@@ -222,7 +252,7 @@ fn quote_removal_changes_the_outcome() {
     let rules = Rules::default_rules();
     let html = r#"<div dir="ltr">Hi, I was charged twice. Can you refund the second payment?</div>
 <div class="gmail_quote"><div class="gmail_attr">On Mon, Nov 17, 2025 at 10:02 AM Support &lt;support@acme.test&gt; wrote:</div>
-<blockquote class="gmail_quote">Sorry, the service was down for maintenance.</blockquote></div>"#;
+<blockquote class="gmail_quote">Sorry, the service was down: a critical outage, urgent work.</blockquote></div>"#;
     let m = msg(
         "Re: your account",
         "ann@customer.test",
@@ -360,7 +390,7 @@ fn mailbox_sets_queue_and_raises_priority() {
         decisions(&c),
         [
             ("bugs".to_string(), "keyword=bug".to_string()),
-            ("bugs".into(), "score=3".into()),
+            ("bugs".into(), "score=2".into()),
             ("bugs".into(), "category=bugs".into()),
             ("bugs".into(), "queue=bugs".into()),
             ("bugs".into(), "priority=low".into()),
@@ -549,5 +579,180 @@ proptest! {
     #[test]
     fn from_toml_never_panics(text in any::<String>()) {
         let _ = Rules::from_toml(&text);
+    }
+}
+
+// ------------------------------------------------------------- languages
+
+const GERMAN_OUTAGE: &str = "Guten Tag, seit heute Morgen haben wir einen kompletten \
+    Serverausfall, keiner unserer Mitarbeiter kann sich anmelden. Bitte melden Sie sich \
+    so schnell wie möglich bei uns.";
+
+const ENGLISH_BILLING: &str = "Hello, we were charged twice for the November invoice and \
+    would like the second payment refunded to the card we used. Thank you for your help.";
+
+#[test]
+fn language_is_detected_recorded_and_selects_the_rules() {
+    let rules = Rules::default_rules();
+    let c = rules.classify(
+        &msg("Störung", "ann@customer.test", &["support@acme.test"]),
+        GERMAN_OUTAGE,
+    );
+    assert_eq!(c.language.as_deref(), Some("de"));
+    assert_eq!(c.category, "incidents", "{:?}", c.applied_rules);
+    assert!(decisions(&c).contains(&("language".into(), "language=de".into())));
+    assert!(
+        decisions(&c)
+            .iter()
+            .any(|(rule, d)| rule == "incidents_de" && d.starts_with("keyword=")),
+        "{:?}",
+        c.applied_rules
+    );
+    let c = rules.classify(
+        &msg("Invoice", "ann@customer.test", &["support@acme.test"]),
+        ENGLISH_BILLING,
+    );
+    assert_eq!(c.language.as_deref(), Some("en"));
+    assert_eq!(c.category, "billing");
+    // German rules never see English mail: "kaputt" is not an English word,
+    // but a rule for German only must not fire on it in English text.
+    let only_german = Rules::from_toml(
+        r#"
+[[rules]]
+name = "kaputt"
+language = "de"
+category = "incidents"
+priority = "high"
+keywords = ["payment"]
+"#,
+    )
+    .expect("rules");
+    let c = only_german.classify(&msg("Invoice", "ann@customer.test", &[]), ENGLISH_BILLING);
+    assert_eq!(c.category, "general", "{:?}", c.applied_rules);
+}
+
+#[test]
+fn german_word_forms_compounds_and_negation() {
+    let rules = Rules::default_rules();
+    let de = |subject: &str, body: &str| {
+        let c = rules.classify(&msg(subject, "ann@customer.test", &[]), body);
+        assert_eq!(c.language.as_deref(), Some("de"), "{body}");
+        c.category
+    };
+    assert_eq!(
+        de(
+            "Frage zur Abrechnung",
+            "Hallo, auf unserer letzten Rechnung wurden uns zwei Lizenzen doppelt abgebucht. \
+             Können Sie uns das bitte erstatten und eine neue Rechnung schicken?"
+        ),
+        "billing"
+    );
+    assert_eq!(
+        de(
+            "Kündigung",
+            "Sehr geehrte Damen und Herren, hiermit kündigen wir unseren Vertrag zum \
+             nächstmöglichen Zeitpunkt. Bitte bestätigen Sie uns die Kündigung schriftlich."
+        ),
+        "churn_risk"
+    );
+    assert_eq!(
+        de(
+            "Anmeldeprobleme",
+            "Hallo, seit dem letzten Update bekommen wir beim Einloggen immer eine \
+             Fehlermeldung und die Seite lädt nicht mehr richtig. Was können wir tun?"
+        ),
+        "bugs"
+    );
+    // "kein Problem" is no evidence.
+    assert_eq!(
+        de(
+            "Vielen Dank",
+            "Hallo, vielen Dank für die schnelle Antwort, das war kein Problem für uns. \
+             Wir melden uns nächste Woche wieder bei Ihnen wegen des Termins."
+        ),
+        "general"
+    );
+}
+
+#[test]
+fn language_routing_and_mailboxes_of_any_domain() {
+    let rules = Rules::from_toml(
+        r#"
+[[rules]]
+name = "billing"
+category = "billing"
+priority = "medium"
+keywords = ["invoice"]
+
+[[languages]]
+code = "de"
+queue = "support-de"
+priority = "medium"
+
+[[mailboxes]]
+address = "security@"
+queue = "security"
+priority = "high"
+"#,
+    )
+    .expect("rules");
+    let c = rules.classify(&msg("Störung", "ann@customer.test", &[]), GERMAN_OUTAGE);
+    assert_eq!(
+        (c.queue.as_str(), c.priority),
+        ("support-de", Priority::Medium)
+    );
+    assert!(decisions(&c).contains(&("language".into(), "queue=support-de".into())));
+    // English mail is not routed by language.
+    let c = rules.classify(&msg("Invoice", "ann@customer.test", &[]), ENGLISH_BILLING);
+    assert_eq!(c.queue, "billing");
+    // `security@` is that local part at any domain, and only that one.
+    for (to, queue) in [
+        ("SECURITY@acme.test", "security"),
+        ("security@other.example", "security"),
+        ("security-team@acme.test", "billing"),
+        ("xsecurity@acme.test", "billing"),
+    ] {
+        let c = rules.classify(&msg("Invoice", "ann@customer.test", &[to]), ENGLISH_BILLING);
+        assert_eq!(c.queue, queue, "{to}");
+    }
+    // The defaults carry the recipes' examples.
+    let defaults = Rules::default_rules();
+    let c = defaults.classify(
+        &msg("Hello", "ann@customer.test", &["billing@acme.test"]),
+        "just a question about our account",
+    );
+    assert_eq!(c.queue, "billing");
+    let c = defaults.classify(
+        &msg("Hello", "cto@eu.bigcorp.com", &["security@acme.test"]),
+        "just a question about our account",
+    );
+    assert_eq!((c.queue.as_str(), c.priority), ("security", Priority::High));
+}
+
+#[test]
+fn language_errors_name_the_rule_and_the_choices() {
+    for (toml, want) in [
+        (
+            "[[rules]]\nname = \"x\"\ncategory = \"c\"\npriority = \"low\"\nkeywords = [\"a\"]\nlanguage = \"jp\"\n",
+            "rule `x`: unknown language `jp` (expected one of en, de,",
+        ),
+        (
+            "[[languages]]\ncode = \"klingon\"\n",
+            "languages: unknown language `klingon`",
+        ),
+        (
+            "[[languages]]\ncode = \"de\"\nqueue = \" \"\n",
+            "language `de`: empty queue",
+        ),
+        (
+            "[[mailboxes]]\naddress = \"@acme.test\"\n",
+            "is not an email address",
+        ),
+    ] {
+        let err = Rules::from_toml(toml).expect_err(toml);
+        assert!(
+            matches!(&err, RulesError::Invalid(m) if m.contains(want)),
+            "{err} / {want}"
+        );
     }
 }

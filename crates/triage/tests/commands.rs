@@ -74,6 +74,7 @@ fn every_help_runs_and_names_only_files_in_the_repository() {
         &["stats", "--help"],
         &["rules", "--help"],
         &["rules", "diff", "--help"],
+        &["rules", "eval", "--help"],
     ] {
         let out = ok(&db, args);
         assert!(out.contains("Usage: triage"), "{args:?}: {out}");
@@ -83,7 +84,10 @@ fn every_help_runs_and_names_only_files_in_the_repository() {
         );
         // Every example path exists in a fresh clone.
         for word in out.split_whitespace() {
-            if word.starts_with("fixtures/") || word.starts_with("events/") {
+            if word.starts_with("fixtures/")
+                || word.starts_with("events/")
+                || word.starts_with("eval/")
+            {
                 let path = repo_root().join(word.trim_end_matches(['"', '\'', ')']));
                 assert!(path.exists(), "{args:?}: example {word} does not exist");
             }
@@ -339,4 +343,57 @@ fn rules_diff_shows_what_a_rules_change_would_move() {
     assert!(!o.status.success());
     assert!(text(&o).contains("--rules"), "{}", text(&o));
     assert!(!db.exists(), "rules diff touched the store");
+}
+
+/// `triage rules eval` on the labelled set in the repository: the compiled-in
+/// rules must stay ahead of the cookbook's substring rule on accuracy and
+/// on giving incident and problem mail a category (the comparison #14
+/// started from), and the detected language must match the labels.
+#[test]
+fn rules_eval_keeps_the_default_ahead_of_the_cookbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let out = ok(&db, &["--json", "rules", "eval", "eval/support-mail.jsonl"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    let n = v["messages"].as_u64().unwrap();
+    assert!(n >= 500, "{v}");
+    let f = |side: &str, key: &str| v[side][key].as_f64().unwrap_or_default();
+    assert!(
+        f("ours", "accuracy") > f("cookbook", "accuracy") + 0.15,
+        "{v}"
+    );
+    assert!(
+        f("ours", "incident_problem_categorised") >= 0.75
+            && f("ours", "incident_problem_categorised")
+                > f("cookbook", "incident_problem_categorised"),
+        "{v}"
+    );
+    for category in [
+        "incidents",
+        "bugs",
+        "billing",
+        "feature_requests",
+        "churn_risk",
+    ] {
+        let ours = v["ours"]["per_category"][category]["recall"]
+            .as_f64()
+            .unwrap();
+        let cookbook = v["cookbook"]["per_category"][category]["recall"]
+            .as_f64()
+            .unwrap();
+        assert!(ours > cookbook, "{category}: {v}");
+    }
+    let right = v["language"]["right"].as_u64().unwrap();
+    assert!(right * 100 >= n * 95, "{v}");
+    // A broken line is refused with where it is.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"subject\": \"x\", \"body\": \"y\", \"category\": \"bugs\"}\nnot json\n",
+    )
+    .unwrap();
+    let out = triage(&db, &["rules", "eval", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2"), "{err}");
 }

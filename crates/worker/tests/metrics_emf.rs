@@ -22,6 +22,7 @@ fn outcomes_become_emf_documents() {
             queue: "billing".into(),
             priority: Priority::Medium,
             applied_rules: vec![],
+            language: None,
         },
         acknowledgement: triage_core::acknowledgement::AckOutcome::Disabled,
     };
