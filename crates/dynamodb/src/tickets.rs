@@ -482,12 +482,14 @@ impl DynamoTickets {
     }
 
     /// The create transaction: ticket + thread pointer + subject pointer
-    /// (conditioned on what `found` saw of it) + key pointers.
+    /// (when the ticket `claims_subject`, conditioned on what `found` saw of
+    /// it) + key pointers.
     async fn create(
         &self,
         ticket: &Ticket,
         keys: &Keys,
         found: &Found,
+        claims_subject: bool,
     ) -> Result<Create, StoreError> {
         let what = self.what("create", &ticket.id);
         let mut stored = ticket.clone();
@@ -526,7 +528,10 @@ impl DynamoTickets {
                     .condition_expression("attribute_not_exists(pk)"),
             )?);
         }
-        if let Some(put) = self.subject_put(keys, found, &ticket.id) {
+        if let Some(put) = self
+            .subject_put(keys, found, &ticket.id)
+            .filter(|_| claims_subject)
+        {
             items.push(build(put)?);
         }
         for pk in keys.msgids.iter().take(TXN_KEY_POINTERS) {
@@ -626,17 +631,21 @@ impl TicketStore for DynamoTickets {
                 return self.append(ticket, &keys, &found, target, signal).await;
             }
             let candidate = self.weak_candidate(ticket, &keys, &found).await?;
-            let rule = match threading::decide(ticket, candidate.as_ref().map(|(g, c)| (*g, c))) {
-                Decision::Append { ticket_id, signal } => {
-                    return self.append(ticket, &keys, &found, ticket_id, signal).await;
-                }
-                Decision::New { rule } => rule,
-            };
+            let (rule, claims_subject) =
+                match threading::decide(ticket, candidate.as_ref().map(|(g, c)| (*g, c))) {
+                    Decision::Append { ticket_id, signal } => {
+                        return self.append(ticket, &keys, &found, ticket_id, signal).await;
+                    }
+                    Decision::New {
+                        rule,
+                        claims_subject,
+                    } => (rule, claims_subject),
+                };
             let mut new = ticket.clone();
             if let Some(rule) = rule {
                 threading::record(&mut new.applied_rules, rule);
             }
-            match self.create(&new, &keys, &found).await? {
+            match self.create(&new, &keys, &found, claims_subject).await? {
                 Create::Created => {
                     return Ok(TicketWrite::Created {
                         ticket_id: ticket.id.clone(),

@@ -59,7 +59,7 @@ async fn stale_lookup_on_thread_pointer_then_appends() {
 
     let keys = Keys::of(&m2);
     assert_eq!(
-        st.create(&m2, &keys, &Found::new()).await.unwrap(),
+        st.create(&m2, &keys, &Found::new(), true).await.unwrap(),
         Create::PointerTaken
     );
     assert!(!st.exists(&keys.ticket).await, "cancelled: no ticket");
@@ -89,7 +89,7 @@ async fn stale_lookup_on_key_pointer_then_appends() {
 
     let keys = Keys::of(&m2);
     assert_eq!(
-        st.create(&m2, &keys, &Found::new()).await.unwrap(),
+        st.create(&m2, &keys, &Found::new(), true).await.unwrap(),
         Create::PointerTaken
     );
     assert!(!st.exists(keys.thread.as_deref().unwrap()).await);
@@ -114,14 +114,16 @@ async fn stale_lookup_of_a_redelivery_is_already_recorded() {
     m1.thread_keys = vec!["m1@x.io".into()];
     st.write(&m1).await.unwrap();
     assert_eq!(
-        st.create(&m1, &Keys::of(&m1), &Found::new()).await.unwrap(),
+        st.create(&m1, &Keys::of(&m1), &Found::new(), true)
+            .await
+            .unwrap(),
         Create::TicketExists
     );
     let mut lone = sample_ticket(&g, "lone", None, 100);
     st.write(&lone).await.unwrap();
     lone.subject = "changed".into();
     assert_eq!(
-        st.create(&lone, &Keys::of(&lone), &Found::new())
+        st.create(&lone, &Keys::of(&lone), &Found::new(), true)
             .await
             .unwrap(),
         Create::TicketExists
@@ -140,7 +142,7 @@ async fn own_key_pointer_does_not_cancel_create() {
     let keys = Keys::of(&m1);
     st.put_once(&keys.msgids[0], "msgid", &m1.id).await.unwrap();
     assert_eq!(
-        st.create(&m1, &keys, &Found::new()).await.unwrap(),
+        st.create(&m1, &keys, &Found::new(), true).await.unwrap(),
         Create::Created
     );
     st.drop_table().await;
@@ -200,7 +202,7 @@ async fn stale_lookup_on_subject_pointer_then_appends() {
     st.write(&m1).await.unwrap();
     let keys = Keys::of(&m2);
     assert_eq!(
-        st.create(&m2, &keys, &Found::new()).await.unwrap(),
+        st.create(&m2, &keys, &Found::new(), true).await.unwrap(),
         Create::PointerTaken
     );
     assert!(!st.exists(&keys.ticket).await, "cancelled: no ticket");
@@ -230,10 +232,18 @@ async fn subject_pointer_moved_since_the_lookup_cancels_create() {
             ticket_id: e1.id.clone()
         }
     );
-    let x = mail(&g, "x1", "xavier@example.net", SUBJECT, 200);
-    let keys = Keys::of(&x);
+    let keys = Keys::of(&e1);
     let pk = keys.subject.clone().unwrap();
-    assert_eq!(attribute(&st, &pk, "ticket_id").await, Some(e1.id.clone()));
+    // A stranger's ticket does not take the subject over.
+    assert_eq!(attribute(&st, &pk, "ticket_id").await, Some(m1.id.clone()));
+    // The requester's mail after the window does.
+    let later = 100 + triage_core::threading::SUBJECT_WINDOW_S + 1;
+    let m2 = mail(&g, "m2", "ann@example.com", SUBJECT, later);
+    st.write(&m2).await.unwrap();
+    assert_eq!(attribute(&st, &pk, "ticket_id").await, Some(m2.id.clone()));
+    let e1 = m2;
+    let x = mail(&g, "x1", "xavier@example.net", SUBJECT, later + 50);
+    let keys = Keys::of(&x);
     let saw = |id: &str| {
         Found::from([(
             pk.clone(),
@@ -244,11 +254,11 @@ async fn subject_pointer_moved_since_the_lookup_cancels_create() {
         )])
     };
     assert_eq!(
-        st.create(&x, &keys, &saw(&m1.id)).await.unwrap(),
+        st.create(&x, &keys, &saw(&m1.id), true).await.unwrap(),
         Create::PointerTaken
     );
     assert_eq!(
-        st.create(&x, &keys, &saw(&e1.id)).await.unwrap(),
+        st.create(&x, &keys, &saw(&e1.id), true).await.unwrap(),
         Create::Created
     );
     assert_eq!(attribute(&st, &pk, "ticket_id").await, Some(x.id.clone()));

@@ -221,7 +221,10 @@ impl TicketStore for MemoryStore {
                 let found = weak_candidate(&s, ticket, &lookups);
                 match threading::decide(ticket, found.as_ref().map(|(sig, c)| (*sig, c))) {
                     Decision::Append { ticket_id, signal } => (ticket_id, signal),
-                    Decision::New { rule } => {
+                    Decision::New {
+                        rule,
+                        claims_subject,
+                    } => {
                         let mut created = ticket.clone();
                         if let Some(rule) = rule {
                             threading::record(&mut created.applied_rules, rule);
@@ -233,7 +236,7 @@ impl TicketStore for MemoryStore {
                         created.message_count = created.message_count.max(listed);
                         s.tickets.insert(created.id.clone(), created);
                         put_pointers(&mut s, &grant, &keys, &ticket.id);
-                        if let Some(key) = lookups.subject {
+                        if let Some(key) = lookups.subject.filter(|_| claims_subject) {
                             s.subjects.insert((grant, key), ticket.id.clone());
                         }
                         return Ok(TicketWrite::Created {

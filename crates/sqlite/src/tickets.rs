@@ -270,12 +270,15 @@ fn write_in(tx: &Transaction<'_>, ticket: &mut Ticket) -> Result<TicketWrite, Sq
         Decision::Append { ticket_id, signal } => {
             append(tx, ticket, &keys, true, ticket_id, signal)
         }
-        Decision::New { rule } => {
+        Decision::New {
+            rule,
+            claims_subject,
+        } => {
             if let Some(rule) = rule {
                 threading::record(&mut ticket.applied_rules, rule);
             }
             create(tx, ticket, &keys)?;
-            if let Some(key) = &lookups.subject {
+            if let Some(key) = lookups.subject.as_ref().filter(|_| claims_subject) {
                 crate::threading::put_subject(tx, &keys.grant, key, &ticket.id)?;
             }
             Ok(TicketWrite::Created {

@@ -217,6 +217,15 @@ pub async fn subject_by_a_stranger_opens_a_new_ticket<S: TicketStore>(store: &S)
         Some("new: sender is not a participant of the subject match")
     );
     assert_eq!(stored(store, &grant, &first.id).await.message_count, 1);
+    // The stranger's ticket did not take the subject over: the requester's
+    // next reply without headers still joins the first ticket.
+    let reply = mail(&grant, "m3", ANN, &format!("Re: {SUBJECT}"), T0 + 120);
+    assert_eq!(
+        write(store, &reply).await,
+        appended(&first, Signal::Subject),
+        "the stranger took the subject over"
+    );
+    assert_eq!(stored(store, &grant, &first.id).await.message_count, 2);
 }
 
 /// The same subject from the requester after the window opens a new

@@ -153,8 +153,15 @@ pub enum Decision {
     /// Append it to this ticket.
     Append { ticket_id: String, signal: Signal },
     /// It opens a new ticket; `rule`, when set, says why a candidate was
-    /// refused (add it with [`record`]).
-    New { rule: Option<AppliedRule> },
+    /// refused (add it with [`record`]). `claims_subject`: the new ticket
+    /// becomes the one its subject leads to (its store moves the subject
+    /// pointer). Not when a participant check refused it: a stranger who
+    /// copies a subject must not take the subject over from the ticket
+    /// whose participants use it.
+    New {
+        rule: Option<AppliedRule>,
+        claims_subject: bool,
+    },
 }
 
 /// The decision for `message` given what the first signal that found a
@@ -163,25 +170,35 @@ pub enum Decision {
 /// only a participant's message.
 pub fn decide(message: &Ticket, found: Option<(Signal, &Candidate)>) -> Decision {
     let Some((signal, candidate)) = found else {
-        return Decision::New { rule: None };
+        return Decision::New {
+            rule: None,
+            claims_subject: true,
+        };
     };
     if candidate.grant_id != message.grant_id || candidate.id == message.id {
-        return Decision::New { rule: None };
+        return Decision::New {
+            rule: None,
+            claims_subject: true,
+        };
     }
-    let refused = |why: String| Decision::New {
+    let refused = |why: String, claims_subject: bool| Decision::New {
         rule: Some(AppliedRule {
             rule: THREAD_RULE.to_string(),
             decision: format!("new: {why}"),
         }),
+        claims_subject,
     };
     if signal == Signal::Subject && !within_window(candidate.last_message_at, message.received_at) {
-        return refused("the subject match is outside the window".to_string());
+        return refused("the subject match is outside the window".to_string(), true);
     }
     if !is_participant(message.sender.as_deref(), candidate) {
-        return refused(format!(
-            "sender is not a participant of the {} match",
-            signal.as_str()
-        ));
+        return refused(
+            format!(
+                "sender is not a participant of the {} match",
+                signal.as_str()
+            ),
+            false,
+        );
     }
     Decision::Append {
         ticket_id: candidate.id.clone(),

@@ -50,13 +50,21 @@ fn refused(why: &str) -> Decision {
             rule: THREAD_RULE.into(),
             decision: format!("new: {why}"),
         }),
+        // A participant refusal leaves the subject to its ticket.
+        claims_subject: !why.starts_with("sender is not a participant"),
     }
 }
 
 #[test]
 fn nothing_found_is_a_new_ticket_without_a_rule() {
     let m = message("m1", "ann@example.com", None, "Order 1234 never arrived", 0);
-    assert_eq!(decide(&m, None), Decision::New { rule: None });
+    assert_eq!(
+        decide(&m, None),
+        Decision::New {
+            rule: None,
+            claims_subject: true
+        }
+    );
 }
 
 #[test]
@@ -84,7 +92,10 @@ fn a_reference_by_a_stranger_opens_a_new_ticket_saying_why() {
         d,
         refused("sender is not a participant of the ticket_ref match")
     );
-    let Decision::New { rule: Some(rule) } = d else {
+    let Decision::New {
+        rule: Some(rule), ..
+    } = d
+    else {
         return;
     };
     assert!(!rule.decision.contains('@'), "no address in the rule");
@@ -148,13 +159,19 @@ fn a_candidate_of_another_grant_or_itself_is_nothing() {
     c.grant_id = "g2".into();
     assert_eq!(
         decide(&m, Some((Signal::TicketRef, &c))),
-        Decision::New { rule: None }
+        Decision::New {
+            rule: None,
+            claims_subject: true
+        }
     );
     let mut c = candidate(0);
     c.id = m.id.clone();
     assert_eq!(
         decide(&m, Some((Signal::Subject, &c))),
-        Decision::New { rule: None }
+        Decision::New {
+            rule: None,
+            claims_subject: true
+        }
     );
 }
 
@@ -172,7 +189,7 @@ fn empty_or_missing_addresses_never_match() {
     m.sender = None;
     assert!(matches!(
         decide(&m, Some((Signal::Subject, &c))),
-        Decision::New { rule: Some(_) }
+        Decision::New { rule: Some(_), .. }
     ));
 }
 
@@ -305,7 +322,7 @@ proptest! {
         };
         let decision = decide(&m, Some((signal, &c)));
         if stranger {
-            prop_assert!(matches!(decision, Decision::New { rule: Some(_) }), "{decision:?}");
+            prop_assert!(matches!(decision, Decision::New { rule: Some(_), .. }), "{decision:?}");
         }
         if let Decision::Append { ticket_id, .. } = &decision {
             prop_assert_eq!(ticket_id, &c.id);
