@@ -148,6 +148,20 @@ def apigw(method: str, query: str = "", body: bytes = b"", headers=None, b64=Fal
     return event
 
 
+def function_url(event: dict) -> dict:
+    """The same request as a Lambda function URL delivers it (IngestFunctionUrl=true):
+    payload format 2.0 with routeKey $default, an anonymous account and the URL's domain."""
+    url_id = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6"
+    domain = f"{url_id}.lambda-url.us-east-1.on.aws"
+    out = json.loads(json.dumps(event))
+    out["routeKey"] = "$default"
+    out["headers"]["host"] = domain
+    ctx = out["requestContext"]
+    ctx.update({"accountId": "anonymous", "apiId": url_id, "domainName": domain,
+                "domainPrefix": url_id, "routeKey": "$default"})
+    return out
+
+
 def write(name: str, event: dict) -> None:
     (HERE / name).write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
 
@@ -251,6 +265,14 @@ def main() -> None:
     write("apigw-bad-signature.json",
           apigw("POST", body=created, headers={"x-nylas-signature": sign(created + b" ")}))
     write("apigw-missing-signature.json", apigw("POST", body=created))
+    write("furl-challenge.json", function_url(apigw("GET", "challenge=3b4ca5e1-challenge-value")))
+    write("furl-message-created.json",
+          function_url(apigw("POST", body=created, headers={"x-nylas-signature": sign(created)})))
+    write("furl-bad-signature.json",
+          function_url(apigw("POST", body=created, headers={"x-nylas-signature": sign(created + b" ")})))
+    write("furl-unknown-route.json",
+          function_url(apigw("POST", body=created, path="/admin", headers={"x-nylas-signature": sign(created)})))
+    write("furl-wrong-method.json", function_url(apigw("DELETE", path="/webhooks/nylas")))
     write("apigw-legacy-deltas.json",
           apigw("POST", body=deltas, headers={"x-nylas-signature": sign(deltas)}))
 

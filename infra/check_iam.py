@@ -430,6 +430,38 @@ def check_statements(name, fn, statements, conditions, problems):
         check_reconcile(fn, [st for st in statements if st.get("Effect") == "Allow"], problems)
 
 
+# The only resource-based permissions on functions: the ingest function URL's
+# public pair, only when the stack is asked for it (IngestFunctionUrl=true).
+PUBLIC_PERMISSIONS = {
+    "IngestUrlInvokePermission": {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"},
+    "IngestUrlFunctionPermission": {"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True},
+}
+
+
+def check_permissions(template, problems):
+    resources = template["Resources"]
+    permissions = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Lambda::Permission"}
+    if set(permissions) != set(PUBLIC_PERMISSIONS):
+        problems.append("Lambda permissions %s, expected %s" % (sorted(permissions), sorted(PUBLIC_PERMISSIONS)))
+    for name, want in PUBLIC_PERMISSIONS.items():
+        perm = permissions.get(name)
+        if perm is None:
+            continue
+        props = perm.get("Properties", {})
+        if perm.get("Condition") != "CreateIngestFunctionUrl":
+            problems.append("%s: not under the CreateIngestFunctionUrl condition" % name)
+        if props.get("FunctionName") != {"Ref": "IngestFunction"}:
+            problems.append("%s: on %r, expected the ingest function only" % (name, props.get("FunctionName")))
+        for key, value in want.items():
+            if props.get(key) != value:
+                problems.append("%s: %s is %r, expected %r" % (name, key, props.get(key), value))
+    url = resources.get("IngestUrl", {})
+    if url.get("Condition") != "CreateIngestFunctionUrl" or url.get("Properties", {}).get("TargetFunctionArn") != {"Fn::GetAtt": ["IngestFunction", "Arn"]}:
+        problems.append("IngestUrl: expected the ingest function's URL, only under CreateIngestFunctionUrl")
+    if template.get("Conditions", {}).get("CreateIngestFunctionUrl") != {"Fn::Equals": [{"Ref": "IngestFunctionUrl"}, "true"]}:
+        problems.append("condition CreateIngestFunctionUrl changed")
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "template.yaml")
     template = cfn_yaml.load(path)
@@ -470,6 +502,7 @@ def main():
         if template.get("Conditions", {}).get(condition) != definition:
             problems.append("condition %s is %r, expected %r" % (condition, template.get("Conditions", {}).get(condition), definition))
     check_secrets(resources, functions, problems)
+    check_permissions(template, problems)
     problems = list(dict.fromkeys(problems))
     if problems:
         print("IAM check failed:\n  " + "\n  ".join(problems))
@@ -479,7 +512,8 @@ def main():
     print("IAM check: %d functions, each with exactly its own permissions, no wildcards; "
           "%d secrets, each readable only by the functions that use it (%s; every other by one function); "
           "ses:SendEmail only for the worker, only with AckFromAddress, only on its identities and "
-          "configuration set" % (len(functions), len(SECRET_READERS), ", ".join(shared) or "none shared"))
+          "configuration set; public invoke only through the ingest function URL, only when "
+          "IngestFunctionUrl=true" % (len(functions), len(SECRET_READERS), ", ".join(shared) or "none shared"))
 
 
 if __name__ == "__main__":
