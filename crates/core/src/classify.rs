@@ -390,17 +390,8 @@ impl Rules {
                     entry.address
                 )));
             }
-            let queue = match entry.queue {
-                Some(q) if q.trim().is_empty() => {
-                    return Err(invalid(format!("mailbox `{address}`: empty queue")));
-                }
-                q => q.map(|q| q.trim().to_string()),
-            };
-            let priority = entry
-                .priority
-                .map(|p| p.parse::<Priority>())
-                .transpose()
-                .map_err(|e| invalid(format!("mailbox `{address}`: {}", inner(e))))?;
+            let (queue, priority) =
+                queue_and_priority(entry.queue, entry.priority, &format!("mailbox `{address}`"))?;
             if entry.lists {
                 list_mailboxes.push(address.clone());
             }
@@ -420,17 +411,8 @@ impl Rules {
                     language_codes()
                 ))
             })?;
-            let queue = match entry.queue {
-                Some(q) if q.trim().is_empty() => {
-                    return Err(invalid(format!("language `{code}`: empty queue")));
-                }
-                q => q.map(|q| q.trim().to_string()),
-            };
-            let priority = entry
-                .priority
-                .map(|p| p.parse::<Priority>())
-                .transpose()
-                .map_err(|e| invalid(format!("language `{code}`: {}", inner(e))))?;
+            let (queue, priority) =
+                queue_and_priority(entry.queue, entry.priority, &format!("language `{code}`"))?;
             languages.push(LanguageRoute {
                 language,
                 queue,
@@ -740,6 +722,26 @@ impl Mailbox {
             recipient.eq_ignore_ascii_case(&self.address)
         }
     }
+}
+
+/// The optional `queue` (not blank, trimmed) and `priority` of a
+/// `[[mailboxes]]` or `[[languages]]` entry; errors name the entry (`what`).
+fn queue_and_priority(
+    queue: Option<String>,
+    priority: Option<String>,
+    what: &str,
+) -> Result<(Option<String>, Option<Priority>), RulesError> {
+    let queue = match queue {
+        Some(q) if q.trim().is_empty() => {
+            return Err(RulesError::Invalid(format!("{what}: empty queue")));
+        }
+        q => q.map(|q| q.trim().to_string()),
+    };
+    let priority = priority
+        .map(|p| p.parse::<Priority>())
+        .transpose()
+        .map_err(|e| RulesError::Invalid(format!("{what}: {}", inner(e))))?;
+    Ok((queue, priority))
 }
 
 /// The codes of the supported languages, for error messages.

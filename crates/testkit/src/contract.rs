@@ -143,7 +143,7 @@ pub async fn only_ticket<S: TicketStore>(store: &S, grant_id: &str) -> Ticket {
     all.remove(0)
 }
 
-async fn write_ok<S: TicketStore>(store: &S, t: &Ticket) -> TicketWrite {
+pub(crate) async fn write_ok<S: TicketStore>(store: &S, t: &Ticket) -> TicketWrite {
     store
         .write(t)
         .await
@@ -866,6 +866,28 @@ pub enum ThreadBy {
 /// `n` tasks write `n` different messages of one new thread at once:
 /// exactly one ticket, one `Created`, `n - 1` `Appended`, count `n`; then all
 /// again at once: all `AlreadyRecorded`, count unchanged.
+/// Write every message at once (released together by a barrier), the
+/// `i`-th through `stores[i % stores.len()]`; the outcomes in order.
+pub(crate) async fn write_at_once<S: TicketStore + 'static>(
+    stores: &[Arc<S>],
+    messages: &[Ticket],
+) -> Vec<TicketWrite> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(messages.len()));
+    let mut tasks = Vec::new();
+    for (i, t) in messages.iter().cloned().enumerate() {
+        let (store, barrier) = (stores[i % stores.len()].clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            write_ok(&*store, &t).await
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap_or_else(|e| panic!("task failed: {e}")));
+    }
+    results
+}
+
 pub async fn concurrent_new_thread_one_ticket<S: TicketStore + 'static>(
     stores: &[Arc<S>],
     n: usize,
@@ -892,19 +914,7 @@ pub async fn concurrent_new_thread_one_ticket<S: TicketStore + 'static>(
         .collect();
 
     for round in 0..2 {
-        let barrier = Arc::new(tokio::sync::Barrier::new(n));
-        let mut tasks = Vec::new();
-        for (i, t) in messages.iter().cloned().enumerate() {
-            let (store, barrier) = (stores[i % stores.len()].clone(), barrier.clone());
-            tasks.push(tokio::spawn(async move {
-                barrier.wait().await;
-                write_ok(&*store, &t).await
-            }));
-        }
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await.unwrap_or_else(|e| panic!("task failed: {e}")));
-        }
+        let results = write_at_once(stores, &messages).await;
         let stored = only_ticket(store, &grant).await;
         let count = |f: fn(&TicketWrite) -> bool| results.iter().filter(|w| f(w)).count();
         if round == 0 {

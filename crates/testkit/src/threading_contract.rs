@@ -56,12 +56,7 @@ async fn opened<S: TicketStore>(store: &S, grant: &str) -> Ticket {
     t
 }
 
-async fn write<S: TicketStore>(store: &S, t: &Ticket) -> TicketWrite {
-    store
-        .write(t)
-        .await
-        .unwrap_or_else(|e| panic!("write of message {} failed: {e}", t.message_id))
-}
+use crate::contract::write_ok as write;
 
 fn appended(ticket: &Ticket, signal: Signal) -> TicketWrite {
     TicketWrite::Appended {
@@ -373,19 +368,7 @@ pub async fn concurrent_new_subject_one_ticket<S: TicketStore + 'static>(
         })
         .collect();
     for round in 0..2 {
-        let barrier = Arc::new(tokio::sync::Barrier::new(n));
-        let mut tasks = Vec::new();
-        for (i, t) in messages.iter().cloned().enumerate() {
-            let (store, barrier) = (stores[i % stores.len()].clone(), barrier.clone());
-            tasks.push(tokio::spawn(async move {
-                barrier.wait().await;
-                write(&*store, &t).await
-            }));
-        }
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await.unwrap_or_else(|e| panic!("task failed: {e}")));
-        }
+        let results = crate::contract::write_at_once(stores, &messages).await;
         let t = only_ticket(&*stores[0], &grant).await;
         let count = |f: &dyn Fn(&TicketWrite) -> bool| results.iter().filter(|w| f(w)).count();
         if round == 0 {
