@@ -98,6 +98,7 @@ async fn reconciliation_store_contract() {
     e.cleanup().await;
 }
 
+#[ignore = "moto evaluates a conditional PutItem and writes it without a lock: under concurrency two claims of one new key can both pass attribute_not_exists (seen once in CI, 2 winners of 8); DynamoDB makes the condition and the write atomic. The same contract runs on SQLite and memory; run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn idempotency_concurrent_claims() {
     let e = env().await;
