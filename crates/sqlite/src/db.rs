@@ -3,13 +3,17 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 pub(crate) use triage_clock::now_ms;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction};
+use tokio::sync::oneshot;
 
 use crate::error::{Ctx, SqliteError};
+use crate::group_commit::{
+    ABANDONED, Counters, Deadline, Job, PENDING, Task, WriteStats, run_writer,
+};
 use crate::schema;
 
 /// Where the local `triage` binary keeps its database by default.
@@ -26,11 +30,13 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// process; several processes may open the same file (writes are serialized
 /// by SQLite's lock, `BEGIN IMMEDIATE` plus [`BUSY_TIMEOUT`]).
 ///
-/// Every blocking SQLite call runs on tokio's blocking pool
-/// (`spawn_blocking`), so async callers are never blocked. Writes go through
-/// one writer connection, each operation in one `BEGIN IMMEDIATE`
-/// transaction; reads (`list`, counts) use a second connection, which WAL
-/// mode lets run beside a write.
+/// Async callers are never blocked. Writes go to one writer thread and its
+/// connection, which commits the writes waiting together in one
+/// `BEGIN IMMEDIATE` transaction, each in its own savepoint (group commit:
+/// see [`crate::group_commit`]); every write is answered once the
+/// transaction holding it is durable. Reads (`list`, counts) run on tokio's
+/// blocking pool on a second connection, which WAL mode lets run beside a
+/// write.
 #[derive(Clone)]
 pub struct SqliteDb {
     inner: Arc<Inner>,
@@ -38,9 +44,41 @@ pub struct SqliteDb {
 
 struct Inner {
     path: Option<PathBuf>,
-    writer: Mutex<Connection>,
+    /// Used by the writer thread (and by reads in memory).
+    writer: Arc<Mutex<Connection>>,
     /// `None` in memory (a second connection would be another database).
     reader: Option<Mutex<Connection>>,
+    /// The writer thread's queue; it stops when the last clone is dropped.
+    jobs: mpsc::Sender<Job>,
+    counters: Arc<Counters>,
+}
+
+impl Inner {
+    /// Start the writer thread of `writer`.
+    fn new(
+        path: Option<PathBuf>,
+        writer: Connection,
+        reader: Option<Mutex<Connection>>,
+    ) -> Result<Inner, SqliteError> {
+        let writer = Arc::new(Mutex::new(writer));
+        let counters = Arc::new(Counters::default());
+        let (jobs, queue) = mpsc::channel();
+        let (conn, thread_counters) = (writer.clone(), counters.clone());
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(conn, queue, thread_counters))
+            .map_err(|e| SqliteError::Task {
+                context: "start the sqlite writer thread".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(Inner {
+            path,
+            writer,
+            reader,
+            jobs,
+            counters,
+        })
+    }
 }
 
 impl fmt::Debug for SqliteDb {
@@ -82,11 +120,7 @@ impl SqliteDb {
 
         tracing::debug!(path = %shown, "sqlite database open");
         Ok(SqliteDb {
-            inner: Arc::new(Inner {
-                path: Some(path),
-                writer: Mutex::new(writer),
-                reader: Some(Mutex::new(reader)),
-            }),
+            inner: Arc::new(Inner::new(Some(path), writer, Some(Mutex::new(reader)))?),
         })
     }
 
@@ -97,11 +131,7 @@ impl SqliteDb {
         configure(&conn, ":memory:")?;
         schema::migrate(&conn, ":memory:")?;
         Ok(SqliteDb {
-            inner: Arc::new(Inner {
-                path: None,
-                writer: Mutex::new(conn),
-                reader: None,
-            }),
+            inner: Arc::new(Inner::new(None, conn, None)?),
         })
     }
 
@@ -136,44 +166,59 @@ impl SqliteDb {
         .await
     }
 
-    /// Run `f` inside one `BEGIN IMMEDIATE` transaction on the writer
-    /// connection, on the blocking pool. Commits when `f` returns `Ok`, rolls
-    /// back otherwise.
+    /// The writer's counters: writes submitted, transactions committed
+    /// (one fsync each) and the writes they held.
+    pub fn write_stats(&self) -> WriteStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Run `f` as one write: inside its own savepoint of a `BEGIN IMMEDIATE`
+    /// transaction on the writer thread, shared with the writes queued
+    /// beside it (group commit). `Ok` once that transaction is committed;
+    /// when `f` fails its savepoint is rolled back (the other writes stay)
+    /// and its error is the answer; when the `COMMIT` fails, every write of
+    /// the transaction gets the error and nothing of them is written.
     pub(crate) async fn write<T, F>(&self, context: String, f: F) -> Result<T, SqliteError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, SqliteError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let task_context = context.clone();
-        blocking(task_context, move || {
-            let mut conn = inner
-                .writer
-                .lock()
-                .map_err(|_| SqliteError::Poisoned(context.clone()))?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .ctx(|| format!("{context}: begin"))?;
-            let out = f(&tx)?;
-            tx.commit().ctx(|| format!("{context}: commit"))?;
-            Ok(out)
-        })
-        .await
+        self.write_sized(context, 0, f).await
     }
 
-    /// [`write`](Self::write) with a deadline: answers by `deadline` (plus
-    /// the time of a commit already under way), committed or not.
+    /// [`write`](Self::write) declaring the size of its payload, so one
+    /// transaction does not gather too much of it
+    /// ([`MAX_BATCH_BYTES`](crate::group_commit::MAX_BATCH_BYTES)).
+    pub(crate) async fn write_sized<T, F>(
+        &self,
+        context: String,
+        bytes: usize,
+        f: F,
+    ) -> Result<T, SqliteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, SqliteError> + Send + 'static,
+    {
+        let answer = self.submit(context.clone(), bytes, None, f)?;
+        answer.await.map_err(|_| writer_stopped(context))?
+    }
+
+    /// [`write_sized`](Self::write_sized) with a deadline: answers by
+    /// `deadline` (plus the time of a batch already committing it),
+    /// committed or not.
     ///
-    /// Waiting for the writer connection (another write of this process)
-    /// and for SQLite's write lock (another process, bounded by a busy
-    /// timeout shortened to what is left) both count. When time runs out
-    /// first the transaction is rolled back, or never begun, and the answer
-    /// is [`SqliteError::Deadline`]: an error always means nothing was
-    /// written, even when the blocking task finishes later.
+    /// Waiting for the writer thread (writes of this process ahead of this
+    /// one) and for SQLite's write lock (another process, bounded by a busy
+    /// timeout shortened to what is left when every write of the batch has
+    /// a deadline) both count. When time runs out before the write is
+    /// released into its batch, it is skipped or rolled back to its
+    /// savepoint, and the answer is [`SqliteError::Deadline`]: an error
+    /// always means nothing was written, even when the batch commits later.
     pub(crate) async fn write_by<T, F>(
         &self,
         deadline: Instant,
         context: String,
+        bytes: usize,
         f: F,
     ) -> Result<T, SqliteError>
     where
@@ -182,57 +227,67 @@ impl SqliteDb {
     {
         let started = Instant::now();
         let gate = Arc::new(AtomicU8::new(PENDING));
-        let inner = self.inner.clone();
-        let task_gate = gate.clone();
-        let task_context = context.clone();
-        let gave_up = move |context: String| SqliteError::Deadline {
-            context,
-            waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        let limit = Deadline {
+            at: deadline,
+            started,
+            gate: gate.clone(),
         };
-        let task = blocking(context.clone(), move || {
-            let mut conn = inner
-                .writer
-                .lock()
-                .map_err(|_| SqliteError::Poisoned(task_context.clone()))?;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || task_gate.load(Ordering::Acquire) != PENDING {
-                return Err(gave_up(task_context));
-            }
-            conn.busy_timeout(left.min(BUSY_TIMEOUT))
-                .ctx(|| format!("{task_context}: set busy timeout"))?;
-            let out =
-                commit_unless_abandoned(&mut conn, &task_gate, &task_context, f).map_err(|e| {
-                    if e.is_busy() {
-                        gave_up(task_context.clone())
-                    } else {
-                        e
-                    }
-                });
-            // Back to the usual wait for the next write on this connection.
-            let restored = conn
-                .busy_timeout(BUSY_TIMEOUT)
-                .ctx(|| format!("{task_context}: restore busy timeout"));
-            let out = out?;
-            restored?;
-            Ok(out)
-        });
-        tokio::pin!(task);
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), &mut task).await {
-            Ok(done) => done,
+        let mut answer = self.submit(context.clone(), bytes, Some(limit), f)?;
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), &mut answer).await {
+            Ok(done) => done.map_err(|_| writer_stopped(context))?,
             Err(_) => {
                 if gate
                     .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    // The task will not commit; it finishes (or never
-                    // starts its transaction) on its own.
-                    Err(gave_up(context))
+                    // The writer will not commit it: skipped, or rolled
+                    // back to its savepoint.
+                    Err(SqliteError::Deadline {
+                        context,
+                        waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    })
                 } else {
-                    // The commit is under way: its outcome is the answer.
-                    task.await
+                    // Released into a batch: the commit's outcome is the answer.
+                    answer.await.map_err(|_| writer_stopped(context))?
                 }
             }
         }
+    }
+
+    /// Hand one write to the writer thread; its answer comes on the
+    /// returned channel.
+    fn submit<T, F>(
+        &self,
+        context: String,
+        bytes: usize,
+        deadline: Option<Deadline>,
+        f: F,
+    ) -> Result<oneshot::Receiver<Result<T, SqliteError>>, SqliteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, SqliteError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            context,
+            bytes,
+            deadline,
+            work: Box::new(Task::new(f, reply)),
+        };
+        self.inner.counters.submitted();
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|e| writer_stopped(e.0.context))?;
+        Ok(answer)
+    }
+
+    /// Run `f` on the writer connection, outside any transaction (tests:
+    /// settings a write cannot change, such as `PRAGMA foreign_keys`).
+    #[cfg(test)]
+    pub(crate) fn with_writer_connection<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        let conn = self.inner.writer.lock().expect("writer connection");
+        f(&conn)
     }
 
     /// Run `f` on the reader connection (the writer in memory), on the
@@ -253,39 +308,12 @@ impl SqliteDb {
     }
 }
 
-/// [`SqliteDb::write_by`]'s gate: the caller still waits.
-const PENDING: u8 = 0;
-/// The blocking task is committing; the caller waits for the outcome.
-const COMMITTING: u8 = 1;
-/// The caller gave up; the blocking task must not commit.
-const ABANDONED: u8 = 2;
-
-/// One `BEGIN IMMEDIATE` transaction running `f`, committed only if the
-/// gate moves from [`PENDING`] to [`COMMITTING`] (dropping `tx` rolls back).
-fn commit_unless_abandoned<T, F>(
-    conn: &mut Connection,
-    gate: &AtomicU8,
-    context: &str,
-    f: F,
-) -> Result<T, SqliteError>
-where
-    F: FnOnce(&Transaction<'_>) -> Result<T, SqliteError>,
-{
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx(|| format!("{context}: begin"))?;
-    let out = f(&tx)?;
-    if gate
-        .compare_exchange(PENDING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        return Err(SqliteError::Deadline {
-            context: context.to_string(),
-            waited_ms: 0,
-        });
+/// The writer thread is gone (it panicked): nothing more is written.
+fn writer_stopped(context: String) -> SqliteError {
+    SqliteError::Task {
+        context,
+        detail: "the sqlite writer thread has stopped".into(),
     }
-    tx.commit().ctx(|| format!("{context}: commit"))?;
-    Ok(out)
 }
 
 /// Per-connection settings.

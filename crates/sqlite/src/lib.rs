@@ -7,8 +7,8 @@
 //! * [`SqliteStore`] implements [`IdempotencyStore`](triage_core::ports::IdempotencyStore)
 //!   and [`TicketStore`](triage_core::ports::TicketStore) with the DynamoDB
 //!   adapter's semantics (see [`idempotency`] and [`tickets`]); each
-//!   operation is one `BEGIN IMMEDIATE` transaction instead of conditional
-//!   writes.
+//!   operation is one atomic write (a savepoint of a `BEGIN IMMEDIATE`
+//!   transaction) instead of conditional writes.
 //! * [`SqliteQueue`] implements [`NotificationQueue`](triage_core::ports::NotificationQueue)
 //!   plus the consumer API of the local worker loop (receive with a
 //!   visibility timeout, ack, nack, dead-letter, redrive); see [`queue`].
@@ -23,6 +23,12 @@
 //!
 //! * The queue as the core's `QueueConsumer` ([`consumer`]), and the
 //!   figures of `triage stats` ([`stats`]).
+//!
+//! * Group commit ([`group_commit`]): all writes of a process go through
+//!   one writer thread, which commits the writes that queued while its
+//!   previous commit ran in ONE transaction with one fsync, each write in
+//!   its own savepoint (a failing write leaves nothing, the others stay),
+//!   every caller answered only once its transaction is durable.
 //!
 //! # Schema (version [`SCHEMA_VERSION`])
 //!
@@ -47,8 +53,8 @@
 //!
 //! # Blocking and errors
 //!
-//! SQLite calls block; every async method runs them on tokio's blocking
-//! pool. Nothing on a runtime path unwraps or panics: failures are
+//! SQLite calls block; writes run on the writer thread, reads on tokio's
+//! blocking pool. Nothing on a runtime path unwraps or panics: failures are
 //! [`SqliteError`], mapped at the trait boundaries to `StoreError`
 //! (`SQLITE_BUSY` -> `Throttled`, I/O and lock failures -> `Unavailable`,
 //! bad data -> `Rejected`) and `QueueError` (`SQLITE_BUSY` -> `Timeout`,
@@ -58,6 +64,7 @@ pub mod acks;
 pub mod consumer;
 pub mod db;
 pub mod error;
+pub mod group_commit;
 pub mod idempotency;
 pub mod outbox;
 pub mod queue;
@@ -69,6 +76,7 @@ pub mod tickets;
 
 pub use db::{BUSY_TIMEOUT, DEFAULT_PATH, SqliteDb};
 pub use error::SqliteError;
+pub use group_commit::WriteStats;
 pub use outbox::{DeadEvent, OutboxCounts};
 pub use queue::{DeadLetter, Delivery, RedriveSelection, Redriven, SqliteQueue};
 pub use schema::SCHEMA_VERSION;

@@ -485,11 +485,14 @@ impl SqliteQueue {
             return Ok(());
         }
         let rows = rows(messages)?;
-        let n = rows.len();
+        let (n, bytes) = (rows.len(), size(&rows));
         self.db
-            .write_by(deadline, format!("send {n} messages to queue"), move |tx| {
-                insert_rows(tx, &rows)
-            })
+            .write_by(
+                deadline,
+                format!("send {n} messages to queue"),
+                bytes,
+                move |tx| insert_rows(tx, &rows),
+            )
             .await?;
         tracing::debug!(messages = n, "queued locally");
         Ok(())
@@ -508,6 +511,13 @@ fn rows(messages: &[QueuedMessage]) -> Result<Vec<Row>, QueueError> {
         ));
     }
     Ok(rows)
+}
+
+/// The payload of `rows`, for the group commit's byte budget.
+fn size(rows: &[Row]) -> usize {
+    rows.iter()
+        .map(|(entry_id, body, attributes)| entry_id.len() + body.len() + attributes.len())
+        .sum()
 }
 
 fn insert_rows(tx: &Transaction<'_>, rows: &[Row]) -> Result<(), SqliteError> {
@@ -529,9 +539,9 @@ impl NotificationQueue for SqliteQueue {
             return Ok(());
         }
         let rows = rows(messages)?;
-        let n = rows.len();
+        let (n, bytes) = (rows.len(), size(&rows));
         self.db
-            .write(format!("send {n} messages to queue"), move |tx| {
+            .write_sized(format!("send {n} messages to queue"), bytes, move |tx| {
                 insert_rows(tx, &rows)
             })
             .await?;
