@@ -25,7 +25,6 @@ pub const MIN_LETTERS: usize = 20;
 #[derive(Debug, Clone, Copy)]
 pub struct Language {
     code: &'static str,
-    name: &'static str,
     lang: Lang,
     algorithm: Option<Algorithm>,
 }
@@ -34,11 +33,6 @@ impl Language {
     /// ISO 639-1 code (`en`, `de`, ...): what tickets and rules files say.
     pub fn code(self) -> &'static str {
         self.code
-    }
-
-    /// English name, for messages.
-    pub fn name(self) -> &'static str {
-        self.name
     }
 
     /// The Snowball stemmer, if the language has one.
@@ -64,7 +58,6 @@ impl Language {
     /// English: the stemmer of rules that name no language.
     pub const ENGLISH: Language = Language {
         code: "en",
-        name: "English",
         lang: Lang::Eng,
         algorithm: Some(Algorithm::English),
     };
@@ -79,15 +72,9 @@ impl PartialEq for Language {
 
 impl Eq for Language {}
 
-const fn l(
-    code: &'static str,
-    name: &'static str,
-    lang: Lang,
-    algorithm: Option<Algorithm>,
-) -> Language {
+const fn l(code: &'static str, lang: Lang, algorithm: Option<Algorithm>) -> Language {
     Language {
         code,
-        name,
         lang,
         algorithm,
     }
@@ -95,21 +82,21 @@ const fn l(
 
 const SUPPORTED: &[Language] = &[
     Language::ENGLISH,
-    l("de", "German", Lang::Deu, Some(Algorithm::German)),
-    l("fr", "French", Lang::Fra, Some(Algorithm::French)),
-    l("es", "Spanish", Lang::Spa, Some(Algorithm::Spanish)),
-    l("it", "Italian", Lang::Ita, Some(Algorithm::Italian)),
-    l("pt", "Portuguese", Lang::Por, Some(Algorithm::Portuguese)),
-    l("nl", "Dutch", Lang::Nld, Some(Algorithm::Dutch)),
-    l("sv", "Swedish", Lang::Swe, Some(Algorithm::Swedish)),
-    l("ru", "Russian", Lang::Rus, Some(Algorithm::Russian)),
-    l("tr", "Turkish", Lang::Tur, Some(Algorithm::Turkish)),
-    l("ar", "Arabic", Lang::Ara, Some(Algorithm::Arabic)),
-    l("zh", "Chinese", Lang::Cmn, None),
-    l("ja", "Japanese", Lang::Jpn, None),
-    l("ko", "Korean", Lang::Kor, None),
-    l("hi", "Hindi", Lang::Hin, None),
-    l("vi", "Vietnamese", Lang::Vie, None),
+    l("de", Lang::Deu, Some(Algorithm::German)),
+    l("fr", Lang::Fra, Some(Algorithm::French)),
+    l("es", Lang::Spa, Some(Algorithm::Spanish)),
+    l("it", Lang::Ita, Some(Algorithm::Italian)),
+    l("pt", Lang::Por, Some(Algorithm::Portuguese)),
+    l("nl", Lang::Nld, Some(Algorithm::Dutch)),
+    l("sv", Lang::Swe, Some(Algorithm::Swedish)),
+    l("ru", Lang::Rus, Some(Algorithm::Russian)),
+    l("tr", Lang::Tur, Some(Algorithm::Turkish)),
+    l("ar", Lang::Ara, Some(Algorithm::Arabic)),
+    l("zh", Lang::Cmn, None),
+    l("ja", Lang::Jpn, None),
+    l("ko", Lang::Kor, None),
+    l("hi", Lang::Hin, None),
+    l("vi", Lang::Vie, None),
 ];
 
 /// Detects the language of mail.
