@@ -95,19 +95,6 @@ pub(crate) fn by_code(what: &str, code: Option<&str>, status: Option<u16>) -> St
     }
 }
 
-/// Classify one `CancellationReasons[i].Code` of a cancelled transaction that
-/// is not `ConditionalCheckFailed`, `TransactionConflict` or `None`.
-pub(crate) fn by_cancellation_code(what: &str, code: &str) -> StoreError {
-    let msg = format!("{what}: transaction cancelled ({code})");
-    match code {
-        "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded" => {
-            StoreError::Throttled(msg)
-        }
-        "ValidationError" | "ItemCollectionSizeLimitExceeded" => StoreError::Rejected(msg),
-        _ => StoreError::Unavailable(msg),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,14 +139,6 @@ mod tests {
         ));
         assert!(matches!(
             by_code("x", Some("SomethingNew"), Some(400)),
-            StoreError::Rejected(_)
-        ));
-        assert!(matches!(
-            by_cancellation_code("x", "ThrottlingError"),
-            StoreError::Throttled(_)
-        ));
-        assert!(matches!(
-            by_cancellation_code("x", "ValidationError"),
             StoreError::Rejected(_)
         ));
     }

@@ -1,8 +1,8 @@
 //! In-process single flight per key: writes of one process that touch a
 //! common key (ticket, thread or thread-key pointer) run one after the
-//! other. DynamoDB's conditions and transactions keep writes from different
+//! other. DynamoDB's conditional writes keep writes from different
 //! processes correct; this only stops one process from racing itself, which
-//! would cancel transactions (capacity spent for nothing, extra round trips).
+//! would undo claims and wait (capacity spent for nothing, extra round trips).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

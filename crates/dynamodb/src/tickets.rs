@@ -38,55 +38,51 @@
 //!    pointer and the subject pointer.
 //! 2. `ticket#<ticket.id>` exists: the message already opened that ticket
 //!    (a redelivery) -> `AlreadyRecorded` (after putting any of its
-//!    pointers still missing, e.g. those written after the transaction).
+//!    pointers still missing, e.g. those put after the ticket).
 //! 3. Otherwise the target ticket is, in this order, the one pinned by
-//!    `seen#...`, the thread pointer's, or the first thread key's; failing
+//!    `seen#...`, the thread pointer's, or the first thread key's (a
+//!    pointer's ticket is checked to exist: between a create's claims and
+//!    its ticket item it does not, see `tickets_create.rs`); failing
 //!    those, threading's weak signals: the ticket the subject's reference
 //!    names, else the subject pointer's, read and handed to the core's
 //!    `threading::decide` (participant check, window), which says append
-//!    or 4. Append, reporting the signal that found the target:
+//!    or create.
+//! 4. Append, reporting the signal that found the target:
 //!    * pin the message to the target with a conditional put of
 //!      `seen#<grant>#<message_id>` (`attribute_not_exists(pk)`; if another
 //!      delivery pinned it first, its target and signal win). The pin makes every
 //!      redelivery of the message go to the same ticket even if pointers
 //!      appear in between, so a message is never counted on two tickets;
-//!    * `UpdateItem` on the ticket: `ADD message_count 1`,
-//!      `message_ids = list_append(message_ids, [id])`, conditioned on
-//!      `attribute_exists(pk) AND NOT contains(message_ids, :mid)`, with
-//!      `ALL_OLD` on failure: a failed condition with the item returned
-//!      means the message is already on the ticket -> `AlreadyRecorded`;
-//!    * `last_message_at = max(old, new)` as a second conditional update
-//!      (`last_message_at < :t`; expressions have no `max`), run on
-//!      `AlreadyRecorded` too, so a crash between the two heals on redelivery;
+//!    * one `UpdateItem` on the ticket: `ADD message_count 1`,
+//!      `message_ids = list_append(message_ids, [id])` and
+//!      `last_message_at = :t`, conditioned on `attribute_exists(pk) AND NOT
+//!      contains(message_ids, :mid) AND last_message_at < :t`, with
+//!      `ALL_OLD` on failure. The old item says why it failed: the message
+//!      is on the ticket already -> `AlreadyRecorded`; the ticket has a
+//!      newer message -> the same update without the time (expressions
+//!      have no `max`);
 //!    * put the pointers that were missing (thread, thread keys) to the
 //!      target, each `attribute_not_exists(pk)`.
-//! 4. A new ticket (with the reason in `applied_rules` when threading
-//!    refused a candidate): create, in one `TransactWriteItems`: the ticket
-//!    (`attribute_not_exists(pk)`), the thread pointer
-//!    (`attribute_not_exists(pk)`), the subject pointer (unchanged since
-//!    step 1: `attribute_not_exists(pk)` or `ticket_id = :seen`) and the
-//!    thread-key pointers (`attribute_not_exists(pk) OR ticket_id = :id`;
-//!    at most [`TXN_KEY_POINTERS`] of them, the rest are put right after
-//!    the transaction). Cancellation reasons decide what happened:
-//!    * the ticket item failed its condition: a redelivery raced us ->
-//!      `AlreadyRecorded`;
-//!    * a pointer failed its condition: another worker created the thread's
-//!      ticket, or a ticket with the subject, concurrently -> go back to 1
-//!      (it will append, or decide again on the new subject pointer);
-//!    * `TransactionConflict`: short backoff, go back to 1;
-//!    * throttling -> `StoreError::Throttled`; validation -> `Rejected`.
+//! 5. A new ticket (with the reason in `applied_rules` when threading
+//!    refused a candidate): claim its pointers one conditional put at a
+//!    time, then put the ticket item (`tickets_create.rs`). A pointer
+//!    another ticket holds undoes the claims and goes back to 1 (it will
+//!    append, or decide again on the new subject pointer); the ticket item
+//!    existing means a redelivery raced us -> `AlreadyRecorded`.
 //!
 //!    Attempts are bounded ([`WRITE_ATTEMPTS`]); running out is `Unavailable`
 //!    (transient: the message is redelivered).
 //!
 //! So two messages of a new thread written at once give one ticket with
 //! `message_count` 2, and a message already recorded never changes a count.
-//! Cost: a new ticket is one read + one transaction (2 WCU per item: the
-//! ticket, its thread pointer and key pointers, and one subject pointer
-//! when its subject threads); an append is one read + one pin put + two
-//! updates (+ pointer puts). A message no thread or header pointer placed
-//! also reads the candidate ticket (`GetItem`), when a reference or the
-//! subject pointer names one.
+//! Cost (no transactions: one write unit per KB and item): a new ticket is
+//! one read, one unit per pointer (thread, each thread key, the subject
+//! when it threads) and the ticket item's size in KB; an append is one
+//! read, one existence check, one pin (1 unit) and one update (the ticket
+//! item's size in KB, plus pointers it lacked). A message no thread or
+//! header pointer placed also reads the candidate ticket (`GetItem`), when
+//! a reference or the subject pointer names one. `bench/write_units.sh`
+//! measures it (BENCHMARKS.md).
 //!
 //! # In-process single flight
 //!
@@ -95,15 +91,15 @@
 //! at a time. The
 //! algorithm above is correct without it (writers in different Lambda
 //! instances race only through DynamoDB's conditions); it saves the
-//! cancelled transactions, and their capacity, that a worker handling
+//! undone claims and waits, and their capacity, that a worker handling
 //! several messages of one new thread concurrently would cause itself.
-//! It also keeps tests against moto deterministic: moto (5.x) does not
-//! isolate `TransactWriteItems` from concurrent requests (two concurrent
-//! transactions can both pass `attribute_not_exists`, and a cancelled one
-//! rolls back by restoring a snapshot of the whole table, dropping writes
-//! other requests made meanwhile). Tests that race separately built stores
-//! through transactions are therefore `#[ignore]`d on moto, and the race
-//! interleavings are tested deterministically instead.
+//! It also keeps tests against moto deterministic: moto (5.x) evaluates a
+//! condition and applies the write without a lock, so two concurrent
+//! conditional puts of one new key can both pass and concurrent updates of
+//! one item can lose an `ADD`. Tests that race separately built stores are
+//! therefore `#[ignore]`d on moto, and the race interleavings are tested
+//! deterministically instead (`tickets_race_tests.rs`,
+//! `tickets_create_tests.rs`).
 //!
 //! # Listing
 //!
@@ -122,19 +118,16 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use triage_core::events::{self, LAST_EVENT_ATTRIBUTE};
 use triage_core::listing::newest_first;
 use triage_core::ports::{StoreError, TicketFilter, TicketStore};
 use triage_core::threading::{self, Decision, Signal};
 use triage_core::ticket::{Ticket, TicketWrite};
 
-use crate::attr::{Item, get_s, item_to_ticket, ticket_to_item};
-use crate::error::{by_cancellation_code, map_sdk_error};
+use crate::attr::{Item, get_s, item_to_ticket};
+use crate::error::map_sdk_error;
 use crate::keylock::KeyLocks;
 
 /// Prefix of ticket items.
@@ -150,9 +143,9 @@ pub const SUBJECT_PREFIX: &str = "subject#";
 
 /// Bound on lookup/create/append rounds of one `write`.
 pub const WRITE_ATTEMPTS: usize = 8;
-/// Thread-key pointers written inside the create transaction (the ticket,
-/// the thread pointer and the subject pointer make three more; DynamoDB
-/// allows 100 actions).
+/// Thread-key pointers a create claims before it puts the ticket; the rest
+/// are put after it (the first writer keeps them). The name is from when
+/// creation was one transaction of at most 100 actions.
 pub const TXN_KEY_POINTERS: usize = 90;
 /// DynamoDB's partition key limit, in bytes.
 const MAX_PK_BYTES: usize = 2048;
@@ -261,13 +254,34 @@ struct Pointer {
     signal: Option<Signal>,
 }
 
-/// Result of one create transaction.
+/// Result of one create.
 #[derive(Debug, PartialEq, Eq)]
 enum Create {
     Created,
     TicketExists,
     PointerTaken,
-    Conflict,
+}
+
+/// What one append update did.
+#[derive(Debug)]
+enum Appended {
+    Done,
+    /// The message is on the ticket already.
+    AlreadyThere {
+        last_message_at: Option<i64>,
+    },
+    /// The condition on `last_message_at` failed: the ticket has a newer
+    /// message.
+    NotNewer,
+    /// No such ticket.
+    Missing,
+}
+
+/// A pointer or pin named a ticket that does not exist.
+fn missing(what: &str) -> StoreError {
+    StoreError::Rejected(format!(
+        "{what}: a pointer names a ticket that does not exist"
+    ))
 }
 
 impl DynamoTickets {
@@ -396,51 +410,142 @@ impl DynamoTickets {
             ticket_id: target.clone(),
             signal,
         };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&target_pk))
-            .update_expression(
-                "SET message_ids = list_append(message_ids, :mids), #event = :event \
-                 ADD message_count :one",
-            )
-            .condition_expression("attribute_exists(pk) AND NOT contains(message_ids, :mid)")
-            .expression_attribute_names("#event", LAST_EVENT_ATTRIBUTE)
-            .expression_attribute_values(":event", s(&event_json(ticket, &appended)?))
-            .expression_attribute_values(":mids", AttributeValue::L(vec![s(&ticket.message_id)]))
-            .expression_attribute_values(":mid", s(&ticket.message_id))
-            .expression_attribute_values(":one", n(1))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let outcome = match result {
-            Ok(_) => appended,
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
-                    let exists = match ccf.item() {
-                        Some(_) => true,
-                        // Emulators may omit the old item: check ourselves.
-                        None => self.ticket_exists(&target_pk, &target).await?,
-                    };
-                    if !exists {
-                        return Err(StoreError::Rejected(format!(
-                            "{what}: a pointer names a ticket that does not exist"
-                        )));
-                    }
+        let event = event_json(ticket, &appended)?;
+        let t = ticket.last_message_at;
+        // Usually the message is the thread's newest: one update appends it
+        // and moves `last_message_at`. When it is not, the condition fails
+        // on the time alone and a second update appends without it.
+        let outcome = match self
+            .append_update(&target_pk, ticket, &event, Some(t))
+            .await?
+        {
+            Appended::Done => appended,
+            Appended::AlreadyThere { last_message_at } => {
+                // A crash between the two updates of an older version of
+                // this store could leave the time behind: heal it.
+                if last_message_at.is_some_and(|old| old < t) {
+                    self.bump_last_message_at(&target_pk, &target, t).await?;
+                }
+                TicketWrite::AlreadyRecorded {
+                    ticket_id: target.clone(),
+                }
+            }
+            Appended::NotNewer => match self.append_update(&target_pk, ticket, &event, None).await?
+            {
+                Appended::Done => appended,
+                Appended::AlreadyThere { .. } | Appended::NotNewer => {
                     TicketWrite::AlreadyRecorded {
                         ticket_id: target.clone(),
                     }
                 }
-                _ => return Err(map_sdk_error(&what, &e)),
+                Appended::Missing => return Err(missing(&what)),
             },
+            Appended::Missing => return Err(missing(&what)),
         };
-
-        self.bump_last_message_at(&target_pk, &target, ticket.last_message_at)
-            .await?;
         self.ensure_pointers(keys, found, &target).await?;
         tracing::debug!(ticket = %target, message = %ticket.message_id, ?outcome, "ticket append");
         Ok(outcome)
+    }
+
+    /// Append the message to the ticket at `pk` in one `UpdateItem`; with
+    /// `newer`, also set `last_message_at` to it, on the condition that it
+    /// is later than the ticket's.
+    async fn append_update(
+        &self,
+        pk: &str,
+        ticket: &Ticket,
+        event: &str,
+        newer: Option<i64>,
+    ) -> Result<Appended, StoreError> {
+        let (set_time, time_condition) = match newer {
+            Some(_) => (", last_message_at = :t", " AND last_message_at < :t"),
+            None => ("", ""),
+        };
+        let what = self.what("append to", pk);
+        let mut values = HashMap::from([
+            (":event".to_string(), s(event)),
+            (
+                ":mids".to_string(),
+                AttributeValue::L(vec![s(&ticket.message_id)]),
+            ),
+            (":mid".to_string(), s(&ticket.message_id)),
+            (":one".to_string(), n(1)),
+        ]);
+        if let Some(t) = newer {
+            values.insert(":t".to_string(), n(t));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression(format!(
+                "SET message_ids = list_append(message_ids, :mids), #event = :event{set_time} \
+                 ADD message_count :one"
+            ))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND NOT contains(message_ids, :mid){time_condition}"
+            ))
+            .expression_attribute_names("#event", LAST_EVENT_ATTRIBUTE)
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Appended::Done),
+            Err(e) => e,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(ccf)) = err.as_service_error()
+        else {
+            return Err(map_sdk_error(&what, &err));
+        };
+        let old = match ccf.item() {
+            Some(item) => Some(item.clone()),
+            // Emulators may omit the old item: read it.
+            None => {
+                self.read_item(pk, "message_ids, last_message_at", &what)
+                    .await?
+            }
+        };
+        let Some(old) = old else {
+            return Ok(Appended::Missing);
+        };
+        let there = match old.get("message_ids") {
+            Some(AttributeValue::L(ids)) => ids
+                .iter()
+                .any(|v| matches!(v, AttributeValue::S(m) if *m == ticket.message_id)),
+            _ => false,
+        };
+        let last_message_at = crate::attr::get_i64(&old, "last_message_at");
+        if there {
+            return Ok(Appended::AlreadyThere { last_message_at });
+        }
+        match newer {
+            Some(t) if last_message_at.is_some_and(|old| old >= t) => Ok(Appended::NotNewer),
+            _ => Err(StoreError::Unavailable(format!(
+                "{what}: condition failed without a reason the item shows"
+            ))),
+        }
+    }
+
+    /// Consistent read of item `pk`, projected.
+    async fn read_item(
+        &self,
+        pk: &str,
+        projection: &str,
+        what: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .projection_expression(projection)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(what, &e))?;
+        Ok(out.item)
     }
 
     async fn ticket_exists(&self, pk: &str, id: &str) -> Result<bool, StoreError> {
@@ -480,125 +585,6 @@ impl DynamoTickets {
             },
         }
     }
-
-    /// The create transaction: ticket + thread pointer + subject pointer
-    /// (when the ticket `claims_subject`, conditioned on what `found` saw of
-    /// it) + key pointers.
-    async fn create(
-        &self,
-        ticket: &Ticket,
-        keys: &Keys,
-        found: &Found,
-        claims_subject: bool,
-    ) -> Result<Create, StoreError> {
-        let what = self.what("create", &ticket.id);
-        let mut stored = ticket.clone();
-        if !stored.message_ids.contains(&stored.message_id) {
-            stored.message_ids.insert(0, stored.message_id.clone());
-        }
-        let listed = u32::try_from(stored.message_ids.len()).unwrap_or(u32::MAX);
-        stored.message_count = stored.message_count.max(listed);
-        let mut item = ticket_to_item(keys.ticket.clone(), &stored)?;
-        let created = TicketWrite::Created {
-            ticket_id: ticket.id.clone(),
-        };
-        item.insert(
-            LAST_EVENT_ATTRIBUTE.to_string(),
-            s(&event_json(ticket, &created)?),
-        );
-
-        let build = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
-            p.build()
-                .map(|put: Put| TransactWriteItem::builder().put(put).build())
-                .map_err(|_| StoreError::Rejected(format!("{what}: bad transaction item")))
-        };
-        let mut items = vec![build(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)"),
-        )?];
-        if let Some(thread) = &keys.thread {
-            items.push(build(
-                Put::builder()
-                    .table_name(&self.table)
-                    .item("pk", s(thread))
-                    .item("ticket_id", s(&ticket.id))
-                    .item("kind", s("thread"))
-                    .condition_expression("attribute_not_exists(pk)"),
-            )?);
-        }
-        if let Some(put) = self
-            .subject_put(keys, found, &ticket.id)
-            .filter(|_| claims_subject)
-        {
-            items.push(build(put)?);
-        }
-        for pk in keys.msgids.iter().take(TXN_KEY_POINTERS) {
-            items.push(build(
-                Put::builder()
-                    .table_name(&self.table)
-                    .item("pk", s(pk))
-                    .item("ticket_id", s(&ticket.id))
-                    .item("kind", s("msgid"))
-                    .condition_expression("attribute_not_exists(pk) OR ticket_id = :tid")
-                    .expression_attribute_values(":tid", s(&ticket.id)),
-            )?);
-        }
-
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => {
-                for pk in keys.msgids.iter().skip(TXN_KEY_POINTERS) {
-                    self.put_once(pk, "msgid", &ticket.id).await?;
-                }
-                tracing::debug!(ticket = %ticket.id, "ticket created");
-                return Ok(Create::Created);
-            }
-            Err(e) => e,
-        };
-        let reasons = match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(tce)) => {
-                tce.cancellation_reasons()
-            }
-            Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                return Ok(Create::Conflict);
-            }
-            _ => return Err(map_sdk_error(&what, &err)),
-        };
-        let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
-        tracing::debug!(ticket = %ticket.id, ?codes, "create transaction cancelled");
-        classify_cancellation(&what, &codes)
-    }
-}
-
-/// What a cancelled create transaction means, from its `CancellationReasons`
-/// codes (index 0 is the ticket item, then the pointers).
-fn classify_cancellation(what: &str, codes: &[&str]) -> Result<Create, StoreError> {
-    if codes.first() == Some(&"ConditionalCheckFailed") {
-        return Ok(Create::TicketExists);
-    }
-    if codes.contains(&"ConditionalCheckFailed") {
-        return Ok(Create::PointerTaken);
-    }
-    if let Some(code) = codes
-        .iter()
-        .find(|c| !matches!(**c, "None" | "TransactionConflict"))
-    {
-        return Err(by_cancellation_code(what, code));
-    }
-    if codes.contains(&"TransactionConflict") {
-        return Ok(Create::Conflict);
-    }
-    // Cancelled without a reason we know: treat as transient.
-    Err(StoreError::Unavailable(format!(
-        "{what}: transaction cancelled without reasons"
-    )))
 }
 
 impl TicketStore for DynamoTickets {
@@ -619,7 +605,7 @@ impl TicketStore for DynamoTickets {
             .await;
 
         for attempt in 0..WRITE_ATTEMPTS {
-            let found = self.lookup(&ticket.id, &pks).await?;
+            let mut found = self.lookup(&ticket.id, &pks).await?;
             if found.contains_key(&keys.ticket) {
                 // This message opened the ticket already.
                 self.ensure_pointers(&keys, &found, &ticket.id).await?;
@@ -627,8 +613,42 @@ impl TicketStore for DynamoTickets {
                     ticket_id: ticket.id.clone(),
                 });
             }
-            if let Some((target, signal)) = tickets_threading::header_target(&keys, &found) {
-                return self.append(ticket, &keys, &found, target, signal).await;
+            // Pointers naming this message's own ticket, which does not
+            // exist: claims of an attempt that did not finish, ours to reuse.
+            found.retain(|pk, p| *pk == keys.seen || p.ticket_id != ticket.id);
+            let mut abandoned = tickets_create::Abandoned::new();
+            let mut pending = false;
+            while let Some((target, signal)) = tickets_threading::header_target(&keys, &found) {
+                if found.contains_key(&keys.seen)
+                    || self.ticket_exists(&ticket_pk(&target), &target).await?
+                {
+                    return self.append(ticket, &keys, &found, target, signal).await;
+                }
+                // A pointer names a ticket that does not exist (yet).
+                let naming: Vec<String> = found
+                    .iter()
+                    .filter(|(pk, p)| **pk != keys.seen && p.ticket_id == target)
+                    .map(|(pk, _)| pk.clone())
+                    .collect();
+                let claimed_at = match naming.first() {
+                    Some(pk) => self.claimed_at(pk, &ticket.id).await?,
+                    None => 0,
+                };
+                if triage_clock::now_ms() - claimed_at < tickets_create::ABANDONED_AFTER_MS {
+                    pending = true;
+                    break;
+                }
+                tracing::warn!(ticket = %ticket.id, dead = %target, "taking over pointers of a ticket never created");
+                for pk in naming {
+                    found.remove(&pk);
+                    abandoned.insert(pk, target.clone());
+                }
+            }
+            if pending {
+                // Another writer is creating the thread's ticket: look again.
+                tracing::debug!(ticket = %ticket.id, "thread's ticket being created; waiting");
+                self.backoff(attempt).await;
+                continue;
             }
             let candidate = self.weak_candidate(ticket, &keys, &found).await?;
             let (rule, claims_subject) =
@@ -645,7 +665,10 @@ impl TicketStore for DynamoTickets {
             if let Some(rule) = rule {
                 threading::record(&mut new.applied_rules, rule);
             }
-            match self.create(&new, &keys, &found, claims_subject).await? {
+            match self
+                .create_taking_over(&new, &keys, &found, claims_subject, &abandoned)
+                .await?
+            {
                 Create::Created => {
                     return Ok(TicketWrite::Created {
                         ticket_id: ticket.id.clone(),
@@ -657,7 +680,6 @@ impl TicketStore for DynamoTickets {
                     });
                 }
                 Create::PointerTaken => continue,
-                Create::Conflict => self.backoff(attempt).await,
             }
         }
         Err(StoreError::Unavailable(format!(
@@ -727,40 +749,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cancellation_reasons_decide() {
-        let c = |codes: &[&str]| classify_cancellation("create t in x", codes);
-        assert_eq!(
-            c(&["ConditionalCheckFailed", "ConditionalCheckFailed"]).ok(),
-            Some(Create::TicketExists)
-        );
-        assert_eq!(
-            c(&["None", "ConditionalCheckFailed", "None"]).ok(),
-            Some(Create::PointerTaken)
-        );
-        assert_eq!(
-            c(&["None", "None", "ConditionalCheckFailed"]).ok(),
-            Some(Create::PointerTaken)
-        );
-        assert_eq!(
-            c(&["TransactionConflict", "None"]).ok(),
-            Some(Create::Conflict)
-        );
-        assert!(matches!(
-            c(&["None", "ThrottlingError"]),
-            Err(StoreError::Throttled(_))
-        ));
-        assert!(matches!(
-            c(&["ProvisionedThroughputExceeded", "TransactionConflict"]),
-            Err(StoreError::Throttled(_))
-        ));
-        assert!(matches!(
-            c(&["ValidationError", "None"]),
-            Err(StoreError::Rejected(_))
-        ));
-        assert!(matches!(c(&[]), Err(StoreError::Unavailable(_))));
-    }
-
-    #[test]
     fn keys_are_deduplicated_trimmed_and_bounded() {
         let mut t = triage_testkit::contract::sample_ticket("g", "m1", Some(" th "), 1);
         t.thread_keys = vec![
@@ -779,6 +767,9 @@ mod tests {
         assert_eq!(Keys::of(&t).thread, None);
     }
 }
+
+#[path = "tickets_create.rs"]
+mod tickets_create;
 
 #[path = "tickets_threading.rs"]
 mod tickets_threading;

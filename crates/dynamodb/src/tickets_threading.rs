@@ -5,13 +5,13 @@
 //! * Subject pointer `subject#<grant_id>#<subject key>` (`ticket_id`,
 //!   `kind`): the ticket most recently created with that normalised subject
 //!   (the key is a digest: no subject text in keys). It is read in the
-//!   write's first `BatchGetItem` and written in the create transaction,
-//!   conditioned on the value that read saw (`attribute_not_exists(pk)`,
-//!   or `ticket_id = :seen`). So a ticket is created only by a writer whose
-//!   decision was made on the current pointer: two messages of one new
-//!   subject written at once cancel one transaction, whose next round finds
-//!   the other's ticket (and appends, when the decision says so). One item
-//!   per new ticket with a subject that threads: +2 WCU in the transaction.
+//!   write's first `BatchGetItem` and claimed by the create, conditioned on
+//!   the value that read saw (`attribute_not_exists(pk)`, or
+//!   `ticket_id = :seen`). So a ticket is created only by a writer whose
+//!   decision was made on the current pointer: of two messages of one new
+//!   subject written at once, one create undoes its claims and its next
+//!   round finds the other's ticket (and appends, when the decision says
+//!   so). One item per new ticket with a subject that threads: +1 WCU.
 //! * The candidate is read from the ticket item (`GetItem`, consistent,
 //!   projected on `id`, `grant_id`, `requester`, `to`, `cc`, `sender`,
 //!   `last_message_at`), not kept on the pointer: the window needs the
@@ -25,7 +25,7 @@
 //!   ([`header_target`]: the pin, else the thread pointer, else a key's).
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use triage_core::ports::StoreError;
 use triage_core::threading::{Candidate, Signal};
 use triage_core::ticket::Ticket;
@@ -86,28 +86,6 @@ impl DynamoTickets {
             .and_then(|v| serde_json::from_value(v).ok())
             .ok_or_else(|| StoreError::Rejected(format!("{what}: unreadable ticket item")))?;
         Ok((candidate.grant_id == grant).then_some(candidate))
-    }
-
-    /// The create transaction's put of the subject pointer, conditioned on
-    /// what the lookup saw (see the module doc).
-    pub(super) fn subject_put(
-        &self,
-        keys: &Keys,
-        found: &Found,
-        ticket_id: &str,
-    ) -> Option<aws_sdk_dynamodb::types::builders::PutBuilder> {
-        let pk = keys.subject.as_ref()?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(pk))
-            .item("ticket_id", s(ticket_id))
-            .item("kind", s("subject"));
-        Some(match found.get(pk) {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(seen) => put
-                .condition_expression("ticket_id = :seen")
-                .expression_attribute_values(":seen", s(&seen.ticket_id)),
-        })
     }
 
     /// Pin the message to `target` (first pin wins), recording `signal`;

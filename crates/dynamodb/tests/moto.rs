@@ -132,8 +132,8 @@ async fn threading_concurrency_one_process() {
 }
 
 /// One new subject written by 8 independent stores: the race goes through
-/// the subject pointer's condition in the create transaction.
-#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+/// the subject pointer's condition in the create's claims.
+#[ignore = "moto applies conditional writes without a lock: two conditional puts of one new key can both pass and concurrent updates of one item can lose an ADD (about 1 run in 8 here); DynamoDB makes each condition and its write atomic. Run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn threading_concurrency_8_processes() {
     let e = env().await;
@@ -150,8 +150,8 @@ async fn tickets_concurrency_one_process() {
 }
 
 /// 8 tasks on 8 independent stores: the races go through DynamoDB's
-/// transaction cancellations and conditional writes.
-#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+/// conditional writes.
+#[ignore = "moto applies conditional writes without a lock: two conditional puts of one new key can both pass and concurrent updates of one item can lose an ADD (about 1 run in 8 here); DynamoDB makes each condition and its write atomic. Run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn tickets_concurrent_new_thread_8_processes_by_thread_id() {
     let e = env().await;
@@ -159,7 +159,7 @@ async fn tickets_concurrent_new_thread_8_processes_by_thread_id() {
     e.cleanup().await;
 }
 
-#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+#[ignore = "moto applies conditional writes without a lock: two conditional puts of one new key can both pass and concurrent updates of one item can lose an ADD (about 1 run in 8 here); DynamoDB makes each condition and its write atomic. Run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn tickets_concurrent_new_thread_8_processes_by_thread_key() {
     let e = env().await;
@@ -167,7 +167,7 @@ async fn tickets_concurrent_new_thread_8_processes_by_thread_key() {
     e.cleanup().await;
 }
 
-#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+#[ignore = "moto applies conditional writes without a lock: two conditional puts of one new key can both pass and concurrent updates of one item can lose an ADD (about 1 run in 8 here); DynamoDB makes each condition and its write atomic. Run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn tickets_concurrent_duplicates_8_processes() {
     let e = env().await;
@@ -212,7 +212,7 @@ async fn pipeline_threads_of_five() {
 }
 
 /// Workers spread over 4 independent stores (4 "Lambda instances").
-#[ignore = "moto TransactWriteItems is not isolated under concurrency (two winners of attribute_not_exists, lost writes on rollback); run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
+#[ignore = "moto applies conditional writes without a lock: two conditional puts of one new key can both pass and concurrent updates of one item can lose an ADD (about 1 run in 8 here); DynamoDB makes each condition and its write atomic. Run with --ignored against an isolated DynamoDB API, e.g. DynamoDB Local at AWS_ENDPOINT_URL"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn pipeline_threads_of_three_4_processes() {
     let e = env().await;
@@ -501,10 +501,9 @@ async fn unreachable_endpoint_is_unavailable() {
 async fn list_paginates() {
     let e = env().await;
     let grant = unique_name("g");
-    // One after the other: a create with a subject pointer is a
-    // transaction, and moto's transactions are not isolated from each
-    // other (concurrent ones fail with a 500 there, never in DynamoDB);
-    // this test is about paging, the race tests are elsewhere.
+    // One after the other: moto applies conditional writes without a lock
+    // (see the ignored tests below); this test is about paging, the race
+    // tests are elsewhere.
     for i in 0..60 {
         let mut t = contract::sample_ticket(&grant, &format!("m{i}"), None, 1_700_000_000 + i);
         t.snippet = "y".repeat(30 * 1024);
