@@ -335,14 +335,31 @@ impl DynamoTickets {
 
     /// Put a pointer item unless it exists (the first writer keeps it).
     async fn put_once(&self, pk: &str, kind: &str, ticket_id: &str) -> Result<(), StoreError> {
-        let put = self
+        self.put_unless_held(pk, kind, ticket_id, None).await
+    }
+
+    /// Put a pointer item unless another ticket holds it: it may be absent,
+    /// or name `stale` (a ticket that was never created).
+    async fn put_unless_held(
+        &self,
+        pk: &str,
+        kind: &str,
+        ticket_id: &str,
+        stale: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(pk))
             .item("ticket_id", s(ticket_id))
-            .item("kind", s(kind))
-            .condition_expression("attribute_not_exists(pk)");
+            .item("kind", s(kind));
+        put = match stale {
+            Some(stale) => put
+                .condition_expression("attribute_not_exists(pk) OR ticket_id = :stale")
+                .expression_attribute_values(":stale", s(stale)),
+            None => put.condition_expression("attribute_not_exists(pk)"),
+        };
         match put.send().await {
             Ok(_) => Ok(()),
             Err(e) => match e.as_service_error() {
@@ -353,11 +370,15 @@ impl DynamoTickets {
     }
 
     /// Point every pointer the lookup did not find at `target`.
+    /// `own`: the message's own ticket id when it appends elsewhere; its
+    /// pointers left by an interrupted create (naming that ticket, which does
+    /// not exist) are moved to `target`.
     async fn ensure_pointers(
         &self,
         keys: &Keys,
         found: &Found,
         target: &str,
+        own: Option<&str>,
     ) -> Result<(), StoreError> {
         for pk in keys.pointers().filter(|pk| !found.contains_key(*pk)) {
             let kind = if pk.starts_with(THREAD_PREFIX) {
@@ -365,7 +386,8 @@ impl DynamoTickets {
             } else {
                 "msgid"
             };
-            self.put_once(pk, kind, target).await?;
+            self.put_unless_held(pk, kind, target, own.filter(|o| *o != target))
+                .await?;
         }
         Ok(())
     }
@@ -442,7 +464,8 @@ impl DynamoTickets {
             },
             Appended::Missing => return Err(missing(&what)),
         };
-        self.ensure_pointers(keys, found, &target).await?;
+        self.ensure_pointers(keys, found, &target, Some(&ticket.id))
+            .await?;
         tracing::debug!(ticket = %target, message = %ticket.message_id, ?outcome, "ticket append");
         Ok(outcome)
     }
@@ -608,7 +631,8 @@ impl TicketStore for DynamoTickets {
             let mut found = self.lookup(&ticket.id, &pks).await?;
             if found.contains_key(&keys.ticket) {
                 // This message opened the ticket already.
-                self.ensure_pointers(&keys, &found, &ticket.id).await?;
+                self.ensure_pointers(&keys, &found, &ticket.id, None)
+                    .await?;
                 return Ok(TicketWrite::AlreadyRecorded {
                     ticket_id: ticket.id.clone(),
                 });

@@ -205,3 +205,32 @@ async fn an_older_message_appends_without_moving_the_time() {
     assert_eq!(crate::attr::get_i64(&item, "message_count"), Some(3));
     st.drop_claims_table().await;
 }
+
+/// An interrupted create's claims, when the redelivery appends elsewhere
+/// (threading decided differently), move to the ticket it appended to.
+#[tokio::test]
+async fn claims_of_an_interrupted_create_follow_an_append() {
+    let st = store().await;
+    let g = unique_name("g");
+    let mut first = sample_ticket(&g, "first", None, 100);
+    first.thread_keys = vec!["root@x.io".into()];
+    st.write(&first).await.unwrap();
+    let mut m2 = sample_ticket(&g, "m2", Some("th-2"), 200);
+    m2.thread_keys = vec!["root@x.io".into()];
+    let thread = Keys::of(&m2).thread.unwrap();
+    let now = triage_clock::now_ms();
+    assert!(
+        st.claim(&thread, "thread", &m2.id, None, true, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        st.write(&m2).await.unwrap(),
+        TicketWrite::Appended {
+            ticket_id: first.id.clone(),
+            signal: Signal::MessageId
+        }
+    );
+    assert_eq!(st.target_of(&thread).await, Some(first.id.clone()));
+    st.drop_claims_table().await;
+}
