@@ -5,7 +5,8 @@
 //!
 //! For each record:
 //! 1. Its event: a stream record carries one when the ticket's
-//!    `last_event` changed ([`triage_core::events::carried`]); a queue
+//!    `last_event` changed ([`triage_core::events::carried`]) (a creation's
+//!    as a marker: the event is rebuilt from the new image's ticket); a queue
 //!    message is an event, with the destinations that already have it in
 //!    its `delivered` attribute. Records without an event succeed at once.
 //! 2. Up to [`IN_PROCESS_ATTEMPTS`] attempts, each to the destinations
@@ -27,7 +28,8 @@ use futures_util::stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use triage_core::dispatch::{DeadEvents, EventSink, failure_reason, longest_retry_after};
-use triage_core::events::{LAST_EVENT_ATTRIBUTE, TicketEvent, carried};
+use triage_core::events::{self, CREATED_MARKER, LAST_EVENT_ATTRIBUTE, TicketEvent, carried};
+use triage_core::ticket::TicketWrite;
 
 use crate::handler::Dispatcher;
 
@@ -111,6 +113,23 @@ fn image_string<'a>(image: Option<&'a HashMap<String, Value>>, name: &str) -> Op
     image?.get(name)?.get("S")?.as_str()
 }
 
+/// The creation event of the ticket a stream image holds.
+fn created(image: Option<&HashMap<String, Value>>) -> Work {
+    let Some(ticket) = image.and_then(crate::image::ticket_of) else {
+        return Work::Unreadable("stream record: a created ticket's image is unreadable".into());
+    };
+    let write = TicketWrite::Created {
+        ticket_id: ticket.id.clone(),
+    };
+    match events::for_write(&ticket, &write) {
+        Some(event) => Work::Deliver {
+            event: Box::new(event),
+            delivered: Vec::new(),
+        },
+        None => Work::Nothing,
+    }
+}
+
 impl Record {
     /// The id the batch response names this record by.
     pub fn item_identifier(&self) -> Option<&str> {
@@ -126,6 +145,7 @@ impl Record {
             let new = image_string(change.new_image.as_ref(), LAST_EVENT_ATTRIBUTE);
             return match carried(old, new) {
                 None => Work::Nothing,
+                Some(CREATED_MARKER) => created(change.new_image.as_ref()),
                 Some(json) => match serde_json::from_str::<TicketEvent>(json) {
                     Ok(event) => Work::Deliver {
                         event: Box::new(event),

@@ -9,6 +9,8 @@
 //!   stream, the events retry queue): brief in-process retries, then the
 //!   events dead-letter queue; partial batch failures for what cannot be
 //!   read or parked.
+//! - [`image`]: a ticket from a stream image, for creation events the
+//!   table carries as a marker.
 //! - [`drain`]: the outbox loop of `triage serve` and `triage dispatch`:
 //!   due events, one attempt each, settled by the core's rules (done,
 //!   retried with backoff, or dead with its reason).
@@ -22,6 +24,7 @@ pub mod batch;
 pub mod config;
 pub mod drain;
 pub mod handler;
+pub mod image;
 
 pub use drain::{DrainReport, drain_once, run};
 pub use handler::{Attempt, BUS_DESTINATION, DeliveryLine, DeliveryOutcome, Dispatcher};

@@ -97,13 +97,21 @@ async fn bodies(server: &MockServer, at: &str) -> Vec<TicketEvent> {
         .collect()
 }
 
-/// A stream attribute as Lambda's DynamoDB JSON (strings and numbers are
-/// all the dispatcher reads; other types are carried as NULL).
+/// A stream attribute as Lambda's DynamoDB JSON.
 fn lambda_json(v: &StreamValue) -> Value {
     match v {
         StreamValue::S(s) => json!({"S": s}),
         StreamValue::N(n) => json!({"N": n}),
-        _ => json!({"NULL": true}),
+        StreamValue::Bool(b) => json!({"BOOL": b}),
+        StreamValue::Null(_) => json!({"NULL": true}),
+        StreamValue::L(l) => json!({"L": l.iter().map(lambda_json).collect::<Vec<_>>()}),
+        StreamValue::M(m) => json!({"M": m
+            .iter()
+            .map(|(k, v)| (k.clone(), lambda_json(v)))
+            .collect::<serde_json::Map<_, _>>()}),
+        StreamValue::Ss(ss) => json!({"SS": ss}),
+        StreamValue::Ns(ns) => json!({"NS": ns}),
+        other => panic!("a ticket holds no {other:?}"),
     }
 }
 
@@ -240,6 +248,16 @@ async fn every_ticket_write_reaches_the_destinations_through_the_stream() {
         "one event per write, none for the redelivery"
     );
     assert!(hooks.iter().all(|e| e.ticket_id == first.id));
+    // The creation is carried as a marker and rebuilt from the stream's
+    // image of the ticket: the event the worker's write describes.
+    let expected = triage_core::events::for_write(
+        &first,
+        &triage_core::ticket::TicketWrite::Created {
+            ticket_id: first.id.clone(),
+        },
+    )
+    .unwrap();
+    assert_eq!(hooks[0], expected);
     assert_eq!(hooks[1].message_id, "m2");
     assert_eq!(count(&server, "/chat").await, 2);
 

@@ -17,10 +17,12 @@
 //! `category`, `queue`, `priority`, `status`, `received_at`, `created_at`,
 //! `last_message_at`, `message_count` (N), `message_ids` (L of S),
 //! `snippet`, `attachments`, `applied_rules`, `thread_keys`); a missing
-//! `thread_id` is stored as NULL. `last_event` holds, as JSON, the event of
-//! the write that last changed the ticket (`ticket.created` when it is
-//! created, `message.added` with each append): the table's stream carries
-//! it to the `dispatch` function, so an event is committed with its write
+//! `thread_id` is stored as NULL. `last_event` holds the event of the write
+//! that last changed the ticket: the marker
+//! [`CREATED_MARKER`](triage_core::events::CREATED_MARKER) when it is created
+//! (the reader rebuilds that event from the ticket's fields), the
+//! `message.added` event as JSON with each append. The table's stream
+//! carries it to the `dispatch` function, so an event is committed with its write
 //! and a crash right after the write loses nothing. Thread keys are the message's RFC
 //! `Message-ID`, `In-Reply-To` and `References` values. Pointers are written
 //! once and never change: the first ticket to claim a key keeps it. The

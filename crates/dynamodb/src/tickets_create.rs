@@ -40,13 +40,12 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use triage_core::events::LAST_EVENT_ATTRIBUTE;
+use triage_core::events::{CREATED_MARKER, LAST_EVENT_ATTRIBUTE};
 use triage_core::ports::StoreError;
-use triage_core::ticket::{Ticket, TicketWrite};
+use triage_core::ticket::Ticket;
 
 use super::{
-    Create, DynamoTickets, Found, Keys, MSGID_PREFIX, SUBJECT_PREFIX, TXN_KEY_POINTERS, event_json,
-    n, s,
+    Create, DynamoTickets, Found, Keys, MSGID_PREFIX, SUBJECT_PREFIX, TXN_KEY_POINTERS, n, s,
 };
 use crate::attr::ticket_to_item;
 use crate::error::map_sdk_error;
@@ -153,13 +152,9 @@ impl DynamoTickets {
         let listed = u32::try_from(stored.message_ids.len()).unwrap_or(u32::MAX);
         stored.message_count = stored.message_count.max(listed);
         let mut item = ticket_to_item(keys.ticket.clone(), &stored)?;
-        let created = TicketWrite::Created {
-            ticket_id: ticket.id.clone(),
-        };
-        item.insert(
-            LAST_EVENT_ATTRIBUTE.to_string(),
-            s(&event_json(ticket, &created)?),
-        );
+        // The creation's event is the ticket's own fields: a marker, which
+        // the stream's reader turns back into the event (`CREATED_MARKER`).
+        item.insert(LAST_EVENT_ATTRIBUTE.to_string(), s(CREATED_MARKER));
         let result = self
             .client
             .put_item()
