@@ -3,6 +3,7 @@
 //! ([`acks::DynamoAckLedger`], in the idempotency table), and
 //! reconciliation's cursors and known-message reads ([`reconcile`], on the
 //! idempotency table).
+//! [`capacity`] computes request units from item sizes and meters a client.
 //!
 //! Both tables have a single string hash key `pk`; the idempotency table's
 //! TTL attribute is `expires_at` (unix seconds). Tickets never expire. The
@@ -29,6 +30,7 @@ use aws_config::timeout::TimeoutConfig;
 pub mod acks;
 mod attr;
 mod batch;
+pub mod capacity;
 mod error;
 pub mod idempotency;
 mod keylock;
