@@ -29,6 +29,7 @@ ENV = {
     "AWS_SECRET_ACCESS_KEY": "coldstart",
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
     "QUEUE_URL": "http://127.0.0.1:9/123456789012/q",
+    "DLQ_URL": "http://127.0.0.1:9/123456789012/dlq",
     "NYLAS_WEBHOOK_SECRET": "coldstart-secret",
     "IDEMPOTENCY_TABLE": "idem",
     "TICKETS_TABLE": "tickets",
