@@ -211,6 +211,49 @@ pub trait MessageSource: Send + Sync {
     ) -> impl Future<Output = Result<HashMap<String, FolderRole>, FetchError>> + Send;
 }
 
+// ---------------------------------------------------------------- raw mail
+
+/// Where a raw message is stored: one object of a bucket (Amazon SES
+/// receiving writes each message to S3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectLocation {
+    pub bucket: String,
+    /// The object key, decoded (S3 event notifications URL-encode it).
+    pub key: String,
+}
+
+/// A raw message read from its object, up to a size cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawObject {
+    /// The first bytes of the object: all of it unless it is larger than
+    /// the cap the caller gave.
+    pub bytes: Vec<u8>,
+    /// The object's whole size in bytes.
+    pub size: u64,
+}
+
+impl RawObject {
+    /// True when `bytes` stops short of the object's end.
+    pub fn truncated(&self) -> bool {
+        (self.bytes.len() as u64) < self.size
+    }
+}
+
+/// Reads raw RFC 5322 messages stored as objects.
+pub trait RawMailStore: Send + Sync {
+    /// The object at `at`, at most its first `max_bytes` (a larger object
+    /// is read only that far). `Ok(None)`: there is no such object (deleted,
+    /// or expired by the bucket's lifecycle rule). Throttling and 5xx are
+    /// `Transient` (or `Throttled`), access denied and malformed answers
+    /// `Permanent`. Retries stop at `deadline`.
+    fn fetch_raw(
+        &self,
+        at: &ObjectLocation,
+        max_bytes: usize,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Option<RawObject>, FetchError>> + Send;
+}
+
 /// Where a runner puts a queued notification the worker will not finish
 /// now (`redelivery`): back on its queue for later without spending its
 /// receives, or into the dead-letter queue with its reason. SQS implements
