@@ -11,8 +11,17 @@ only other grant is ses:SendEmail for acknowledgements, present only under
 the condition HasAckFromAddress (AckFromAddress set) and exactly on the
 identities of that address and of its domain, plus the configuration set
 under HasAckConfigurationSet (WORKER_SES_GRANTS); SES is granted to no other
-function and never on a wildcard. Statements wrapped in Fn::If are checked
-under every combination of their conditions. For dispatch,
+function and never on a wildcard. With SES receiving (condition
+ReceiveWithSes, SesReceivingDomain set) the worker also has s3:GetObject on
+exactly the inbound/ objects of the inbound mail bucket (WORKER_RAW_MAIL), and
+without it no S3 action; no other function has any S3 action, and no S3
+resource is a wildcard but that object prefix. The bucket policy allows only
+ses.amazonaws.com s3:PutObject on those objects, as this stack's receipt rule
+of this account (aws:SourceArn, aws:SourceAccount), and denies requests not
+over TLS; the notification queue's policy allows only s3.amazonaws.com
+sqs:SendMessage from that bucket of this account (check_ses_receiving).
+Statements wrapped in Fn::If are checked under every combination of their
+conditions. For dispatch,
 exactly the (action, resource) pairs of DISPATCH_GRANTS: it reads the tickets
 stream and the events retry queue, sends to the events DLQ and the stream's
 failure queue, publishes to the bus, and never writes a table. For reconcile,
@@ -107,6 +116,49 @@ WORKER_ACK_ENV = {"ACK_FROM_ADDRESS": {"Ref": "AckFromAddress"},
                   "ACK_SES_CONFIGURATION_SET": {"Ref": "AckSesConfigurationSet"}}
 
 
+# SES receiving (#16): SES writes each raw message under inbound/ of the
+# inbound mail bucket; the worker only reads those objects.
+SES_RECEIVING_CONDITIONS = {
+    "ReceiveWithSes": {"Fn::Not": [{"Fn::Equals": [{"Ref": "SesReceivingDomain"}, ""]}]},
+    "CreateReceiptRuleSet": {"Fn::And": [{"Condition": "ReceiveWithSes"},
+                                         {"Fn::Equals": [{"Ref": "SesReceiptRuleSetName"}, ""]}]},
+}
+INBOUND_PREFIX = "inbound/"
+WORKER_RAW_MAIL = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${InboundMailBucket}/" + INBOUND_PREFIX + "*"}
+WORKER_SES_RECEIVING_ENV = {"SES_MAIL_BUCKET": {"Fn::If": ["ReceiveWithSes", {"Ref": "InboundMailBucket"}, ""]}}
+# The bucket's name, known before it exists (the queue policy names it; the
+# stack id's UUID keeps it lower case and unique).
+INBOUND_BUCKET_NAME = {"Fn::Join": ["-", ["inbox-triage-inbound",
+                                          {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]]}
+INBOUND_BUCKET_ARN = {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": INBOUND_BUCKET_NAME}]}
+RECEIPT_RULE_SET = {"Fn::If": ["CreateReceiptRuleSet", {"Ref": "ReceiptRuleSet"}, {"Ref": "SesReceiptRuleSetName"}]}
+RECEIPT_RULE_NAME = {"Ref": "AWS::StackName"}
+RECEIPT_RULE_ARN = {"Fn::Sub": [SES_ARN + "receipt-rule-set/${RuleSet}:receipt-rule/${AWS::StackName}",
+                                {"RuleSet": RECEIPT_RULE_SET}]}
+THIS_ACCOUNT = {"Ref": "AWS::AccountId"}
+# Every resource of these types, each only under ReceiveWithSes.
+SES_RECEIVING_RESOURCES = {
+    "AWS::S3::Bucket": {"InboundMailBucket"},
+    "AWS::S3::BucketPolicy": {"InboundMailBucketPolicy"},
+    "AWS::SQS::QueuePolicy": {"NotificationQueueS3Policy"},
+    "AWS::SES::ReceiptRuleSet": {"ReceiptRuleSet"},
+    "AWS::SES::ReceiptRule": {"ReceiptRule"},
+}
+# The only Allow statement of each resource policy: (principal service,
+# action, resource, its StringEquals conditions).
+BUCKET_POLICY_ALLOW = ("ses.amazonaws.com", "s3:PutObject", WORKER_RAW_MAIL,
+                       {"aws:SourceAccount": THIS_ACCOUNT, "aws:SourceArn": RECEIPT_RULE_ARN})
+QUEUE_POLICY_ALLOW = ("s3.amazonaws.com", "sqs:SendMessage", {"Fn::GetAtt": ["NotificationQueue", "Arn"]},
+                      {"aws:SourceAccount": THIS_ACCOUNT, "aws:SourceArn": INBOUND_BUCKET_ARN})
+# The bucket policy's only Deny: any request not over TLS.
+BUCKET_POLICY_DENY = {
+    "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+    "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${InboundMailBucket}"},
+                 {"Fn::Sub": "arn:${AWS::Partition}:s3:::${InboundMailBucket}/*"}],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
 # Redelivery: delayed copies on its own queue, dead letters with their reason.
 WORKER_REDELIVERY = [("sqs:SendMessage", {"Fn::GetAtt": ["NotificationQueue", "Arn"]}),
                      ("sqs:SendMessage", {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]})]
@@ -116,6 +168,8 @@ WORKER_REDELIVERY_ENV = {"QUEUE_URL": {"Ref": "NotificationQueue"}, "DLQ_URL": {
 def worker_grants(conditions):
     """The worker's (action, resource) grants besides the tables under these condition values."""
     grants = list(WORKER_REDELIVERY)
+    if conditions.get("ReceiveWithSes"):
+        grants.append(("s3:GetObject", WORKER_RAW_MAIL))
     if not conditions.get("HasAckFromAddress"):
         return grants
     grants += [("ses:SendEmail", SES_ADDRESS_IDENTITY), ("ses:SendEmail", SES_DOMAIN_IDENTITY)]
@@ -407,6 +461,13 @@ def check_statements(name, fn, statements, conditions, problems):
                     text = sub_text(r)
                     if text is None or "*" in text:
                         problems.append("%s: %s on %r in %s (only named SES identities)" % (name, a, r, st.get("Sid")))
+            if a.lower().startswith("s3:"):
+                if name != "WorkerFunction":
+                    problems.append("%s: %s in %s (only the worker reads raw mail)" % (name, a, st.get("Sid")))
+                for r in targets:
+                    if r != WORKER_RAW_MAIL:
+                        problems.append("%s: %s on %r in %s (only the inbound/ objects of the inbound mail bucket)"
+                                        % (name, a, r, st.get("Sid")))
         for r in targets:
             if is_wildcard(r):
                 problems.append("%s: wildcard resource in %s" % (name, st.get("Sid")))
@@ -439,6 +500,100 @@ PUBLIC_PERMISSIONS = {
     "IngestUrlInvokePermission": {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"},
     "IngestUrlFunctionPermission": {"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True},
 }
+
+
+def policy_statements(document):
+    """The statements of a resource policy (a statement under Fn::If has no Effect: never matches)."""
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    return [statements] if isinstance(statements, dict) else statements
+
+
+def check_allow(name, statements, want, problems):
+    """Exactly one Allow statement: want's service, action, resource and StringEquals conditions."""
+    service, action, resource, conditions = want
+    allows = [st for st in statements if st.get("Effect") == "Allow"]
+    if len(allows) != 1:
+        problems.append("%s: %d Allow statements, expected exactly one (%s %s)" % (name, len(allows), service, action))
+    for st in allows:
+        if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
+            problems.append("%s: NotAction/NotResource/NotPrincipal in %s" % (name, st.get("Sid")))
+        if st.get("Principal") != {"Service": service}:
+            problems.append("%s: %s allows %r, expected only the service %s" % (name, st.get("Sid"), st.get("Principal"), service))
+        actions = st.get("Action")
+        if (actions if isinstance(actions, list) else [actions]) != [action]:
+            problems.append("%s: %s allows %r, expected only %s" % (name, st.get("Sid"), actions, action))
+        targets = st.get("Resource")
+        if (targets if isinstance(targets, list) else [targets]) != [resource]:
+            problems.append("%s: %s on %r, expected only %r" % (name, st.get("Sid"), targets, resource))
+        if st.get("Condition") != {"StringEquals": conditions}:
+            problems.append("%s: %s conditions %r, expected StringEquals %r (aws:SourceArn and aws:SourceAccount)"
+                            % (name, st.get("Sid"), st.get("Condition"), conditions))
+
+
+def check_ses_receiving(template, problems):
+    """SES receiving: its resources only under ReceiveWithSes; the bucket and queue policies
+    let only SES write the objects (as this stack's receipt rule) and only this bucket notify the queue."""
+    resources = template["Resources"]
+    conditions = template.get("Conditions", {})
+    for condition, definition in SES_RECEIVING_CONDITIONS.items():
+        if conditions.get(condition) != definition:
+            problems.append("condition %s is %r, expected %r" % (condition, conditions.get(condition), definition))
+    for kind, names in SES_RECEIVING_RESOURCES.items():
+        found = {k for k, v in resources.items() if v.get("Type") == kind}
+        if found != names:
+            problems.append("%s resources %s, expected %s" % (kind, sorted(found), sorted(names)))
+        for name in names & found:
+            want = "CreateReceiptRuleSet" if kind == "AWS::SES::ReceiptRuleSet" else "ReceiveWithSes"
+            if resources[name].get("Condition") != want:
+                problems.append("%s: condition %r, expected %s" % (name, resources[name].get("Condition"), want))
+
+    bucket = resources.get("InboundMailBucket", {})
+    props = bucket.get("Properties", {})
+    if props.get("BucketName") != INBOUND_BUCKET_NAME:
+        problems.append("InboundMailBucket: BucketName %r, expected %r (the queue policy names it)"
+                        % (props.get("BucketName"), INBOUND_BUCKET_NAME))
+    block = props.get("PublicAccessBlockConfiguration", {})
+    for key in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        if block.get(key) is not True:
+            problems.append("InboundMailBucket: PublicAccessBlockConfiguration.%s is not true" % key)
+    queues = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    if [q.get("Queue") for q in queues] != [{"Fn::GetAtt": ["NotificationQueue", "Arn"]}]:
+        problems.append("InboundMailBucket: notifies %r, expected only NotificationQueue" % [q.get("Queue") for q in queues])
+    depends = bucket.get("DependsOn", [])
+    if "NotificationQueueS3Policy" not in ([depends] if isinstance(depends, str) else depends):
+        problems.append("InboundMailBucket: does not depend on NotificationQueueS3Policy (S3 checks the queue on creation)")
+
+    policy = resources.get("InboundMailBucketPolicy", {}).get("Properties", {})
+    if policy.get("Bucket") != {"Ref": "InboundMailBucket"}:
+        problems.append("InboundMailBucketPolicy: on %r, expected InboundMailBucket" % policy.get("Bucket"))
+    statements = policy_statements(policy.get("PolicyDocument"))
+    check_allow("InboundMailBucketPolicy", statements, BUCKET_POLICY_ALLOW, problems)
+    for st in statements:
+        if st.get("Effect") != "Allow" and {k: v for k, v in st.items() if k != "Sid"} != BUCKET_POLICY_DENY:
+            problems.append("InboundMailBucketPolicy: statement %s is %r, expected only the TLS deny %r"
+                            % (st.get("Sid"), st, BUCKET_POLICY_DENY))
+
+    policy = resources.get("NotificationQueueS3Policy", {}).get("Properties", {})
+    if policy.get("Queues") != [{"Ref": "NotificationQueue"}]:
+        problems.append("NotificationQueueS3Policy: on %r, expected NotificationQueue" % policy.get("Queues"))
+    statements = policy_statements(policy.get("PolicyDocument"))
+    check_allow("NotificationQueueS3Policy", statements, QUEUE_POLICY_ALLOW, problems)
+    for st in statements:
+        if st.get("Effect") != "Allow":
+            problems.append("NotificationQueueS3Policy: statement %s not expected" % st.get("Sid"))
+
+    # The SourceArn above must name the rule that writes, into that bucket's inbound/.
+    rule = resources.get("ReceiptRule", {}).get("Properties", {})
+    if rule.get("RuleSetName") != RECEIPT_RULE_SET or rule.get("Rule", {}).get("Name") != RECEIPT_RULE_NAME:
+        problems.append("ReceiptRule: in %r named %r, expected in %r named %r (the bucket policy's aws:SourceArn)"
+                        % (rule.get("RuleSetName"), rule.get("Rule", {}).get("Name"), RECEIPT_RULE_SET, RECEIPT_RULE_NAME))
+    actions = rule.get("Rule", {}).get("Actions", [])
+    s3 = [a["S3Action"] for a in actions if "S3Action" in a]
+    if s3 != [{"BucketName": {"Ref": "InboundMailBucket"}, "ObjectKeyPrefix": INBOUND_PREFIX}]:
+        problems.append("ReceiptRule: S3 actions %r, expected one into InboundMailBucket under %s" % (s3, INBOUND_PREFIX))
+    depends = resources.get("ReceiptRule", {}).get("DependsOn", [])
+    if "InboundMailBucketPolicy" not in ([depends] if isinstance(depends, str) else depends):
+        problems.append("ReceiptRule: does not depend on InboundMailBucketPolicy (SES checks it may write on creation)")
 
 
 def check_permissions(template, problems):
@@ -486,15 +641,15 @@ def main():
         if extra or missing:
             problems.append("%s: policy templates not expected %r, expected but missing %r" % (name, extra, missing))
         # Statements under Fn::If: checked under every combination of their
-        # conditions (and, for the worker, of those its SES grants depend on).
-        names = if_conditions(statements) | (set(ACK_CONDITIONS) if name == "WorkerFunction" else set())
+        # conditions (and, for the worker, of those its SES and S3 grants depend on).
+        names = if_conditions(statements) | (set(ACK_CONDITIONS) | {"ReceiveWithSes"} if name == "WorkerFunction" else set())
         for conditions in assignments(names):
             check_statements(name, fn, resolve(statements, conditions), conditions, problems)
         if name == "IngestFunction" and statements:
             problems.append("IngestFunction: inline statements %r (it only sends to the queue and reads its secrets)" % statements)
         if name == "WorkerFunction":
             env = fn["Properties"].get("Environment", {}).get("Variables", {})
-            for var, value in {**WORKER_ACK_ENV, **WORKER_REDELIVERY_ENV}.items():
+            for var, value in {**WORKER_ACK_ENV, **WORKER_REDELIVERY_ENV, **WORKER_SES_RECEIVING_ENV}.items():
                 if env.get(var) != value:
                     problems.append("WorkerFunction: environment %s is %r, expected %r" % (var, env.get(var), value))
             events = fn["Properties"].get("Events", {})
@@ -505,6 +660,7 @@ def main():
         if template.get("Conditions", {}).get(condition) != definition:
             problems.append("condition %s is %r, expected %r" % (condition, template.get("Conditions", {}).get(condition), definition))
     check_secrets(resources, functions, problems)
+    check_ses_receiving(template, problems)
     check_permissions(template, problems)
     problems = list(dict.fromkeys(problems))
     if problems:
@@ -515,7 +671,9 @@ def main():
     print("IAM check: %d functions, each with exactly its own permissions, no wildcards; "
           "%d secrets, each readable only by the functions that use it (%s; every other by one function); "
           "ses:SendEmail only for the worker, only with AckFromAddress, only on its identities and "
-          "configuration set; public invoke only through the ingest function URL, only when "
+          "configuration set; s3:GetObject only for the worker, only with ReceiveWithSes, only on the "
+          "inbound/ objects (SES may only put them, as this stack's receipt rule; only that bucket "
+          "notifies the queue); public invoke only through the ingest function URL, only when "
           "IngestFunctionUrl=true" % (len(functions), len(SECRET_READERS), ", ".join(shared) or "none shared"))
 
 
