@@ -161,6 +161,9 @@ struct RulesFile {
     /// Auto-acknowledgements: [`crate::acknowledgement::AckPolicy`].
     #[serde(default)]
     acknowledgements: Option<crate::acknowledgement::policy::AckSection>,
+    /// Amazon SES verdicts: [`crate::provider::ses::verdicts::VerdictPolicy`].
+    #[serde(default)]
+    ses: crate::provider::ses::verdicts::VerdictPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,6 +275,8 @@ pub struct Rules {
     routing: crate::routing::Routing,
     /// Auto-acknowledgements.
     acknowledgements: crate::acknowledgement::AckPolicy,
+    /// What SES spam and authentication failures become.
+    ses: crate::provider::ses::verdicts::VerdictPolicy,
 }
 
 impl Default for Rules {
@@ -300,6 +305,7 @@ impl Rules {
             known_queues: Vec::new(),
             routing: crate::routing::Routing::default(),
             acknowledgements: crate::acknowledgement::AckPolicy::default(),
+            ses: crate::provider::ses::verdicts::VerdictPolicy::default(),
         }
     }
 
@@ -478,6 +484,7 @@ impl Rules {
             known_queues,
             routing,
             acknowledgements,
+            ses: file.ses,
         })
     }
 
@@ -495,6 +502,11 @@ impl Rules {
     /// Whether and how new tickets are acknowledged.
     pub fn acknowledgements(&self) -> &crate::acknowledgement::AckPolicy {
         &self.acknowledgements
+    }
+
+    /// The policy for Amazon SES verdicts (`[ses]`).
+    pub fn ses_verdicts(&self) -> &crate::provider::ses::verdicts::VerdictPolicy {
+        &self.ses
     }
 
     /// Number of keyword rules.

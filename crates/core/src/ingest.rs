@@ -80,6 +80,13 @@ pub enum IngestError {
         field: &'static str,
         problem: &'static str,
     },
+    /// An S3 event notification that cannot be used.
+    #[error(transparent)]
+    S3Event(#[from] crate::provider::ses::s3_event::S3EventError),
+    /// A provider that is not delivered over HTTP (Amazon SES writes to
+    /// S3 and S3 notifies the queue).
+    #[error("{provider} is not delivered over HTTP")]
+    NotOverHttp { provider: &'static str },
 }
 
 /// Longest id accepted (notification, grant, message, thread). Provider ids
@@ -98,7 +105,9 @@ impl IngestError {
             | IngestError::Notification(_)
             | IngestError::Inbound(_)
             | IngestError::MissingIds { .. }
+            | IngestError::S3Event(_)
             | IngestError::BadId { .. } => 400,
+            IngestError::NotOverHttp { .. } => 404,
         }
     }
 
@@ -126,6 +135,8 @@ impl IngestError {
             IngestError::TooManyItems { .. } => "too_many_items",
             IngestError::MissingIds { .. } => "missing_ids",
             IngestError::BadId { .. } => "bad_id",
+            IngestError::S3Event(_) => "s3_event_unusable",
+            IngestError::NotOverHttp { .. } => "not_over_http",
             IngestError::Notification(NotificationError::InvalidMessage(_)) => "invalid_message",
         }
     }

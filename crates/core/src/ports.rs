@@ -254,6 +254,40 @@ pub trait RawMailStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<RawObject>, FetchError>> + Send;
 }
 
+/// A raw mail store when one is configured: `None` reads like
+/// [`NoRawMail`].
+impl<T: RawMailStore> RawMailStore for Option<T> {
+    async fn fetch_raw(
+        &self,
+        at: &ObjectLocation,
+        max_bytes: usize,
+        deadline: Instant,
+    ) -> Result<Option<RawObject>, FetchError> {
+        match self {
+            Some(store) => store.fetch_raw(at, max_bytes, deadline).await,
+            None => NoRawMail.fetch_raw(at, max_bytes, deadline).await,
+        }
+    }
+}
+
+/// No raw mail store: every read is a permanent failure (a runner that
+/// receives no raw-MIME family).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRawMail;
+
+impl RawMailStore for NoRawMail {
+    async fn fetch_raw(
+        &self,
+        _: &ObjectLocation,
+        _: usize,
+        _: Instant,
+    ) -> Result<Option<RawObject>, FetchError> {
+        Err(FetchError::Permanent(
+            "no raw mail store configured (SES_MAIL_BUCKET is not set)".into(),
+        ))
+    }
+}
+
 /// Where a runner puts a queued notification the worker will not finish
 /// now (`redelivery`): back on its queue for later without spending its
 /// receives, or into the dead-letter queue with its reason. SQS implements

@@ -174,6 +174,7 @@ impl<I, T, S> Worker<RememberCompleted<I>, T, S> {
             rules,
             settings,
             acks: triage_core::acknowledgement::NoAcknowledgements,
+            raw_mail: triage_core::ports::NoRawMail,
         }
     }
 }

@@ -45,6 +45,9 @@ pub struct WorkerSettings {
     pub remember_completed: usize,
     /// Records of one batch processed at once.
     pub concurrency: usize,
+    /// How much of a raw message (Amazon SES receiving) is read; the rest
+    /// of a larger one stays in its bucket and the ticket says so.
+    pub raw_mail_max_bytes: usize,
 }
 
 impl Default for WorkerSettings {
@@ -57,9 +60,16 @@ impl Default for WorkerSettings {
             lease: Duration::from_secs(120),
             remember_completed: 10_000,
             concurrency: 8,
+            raw_mail_max_bytes: DEFAULT_RAW_MAIL_MAX_BYTES,
         }
     }
 }
+
+/// Default of [`WorkerSettings::raw_mail_max_bytes`]: 10 MiB.
+pub const DEFAULT_RAW_MAIL_MAX_BYTES: usize = 10 * 1024 * 1024;
+/// Largest `RAW_MAIL_MAX_BYTES` accepted: SES receives messages of up to
+/// 40 MB, and the parser's own limit is higher.
+pub const MAX_RAW_MAIL_BYTES: usize = 40 * 1024 * 1024;
 
 /// What every runner of the worker (the Lambda, `triage`) reads from the
 /// environment: the Nylas API, the rules, the settings.
@@ -109,6 +119,10 @@ pub struct WorkerConfig {
     /// at once with their reason; waits put back without spending a
     /// receive). Unset: every failure is left to SQS's retries.
     pub redelivery: Option<RedeliveryQueues>,
+    /// `SES_MAIL_BUCKET`: the bucket Amazon SES receiving writes raw mail
+    /// to. Set: S3's notifications on the queue are read (the worker builds
+    /// an S3 client); unset or empty: they fail as permanent.
+    pub ses_mail_bucket: Option<String>,
 }
 
 /// The queues redelivery writes to.
@@ -133,6 +147,7 @@ impl WorkerConfig {
                 "the DynamoDB table of idempotency records",
             )?,
             tickets_table: env.required("TICKETS_TABLE", "the DynamoDB table of tickets")?,
+            ses_mail_bucket: env.get("SES_MAIL_BUCKET").filter(|b| !b.trim().is_empty()),
             processing,
             redelivery: match (env.get("QUEUE_URL"), env.get("DLQ_URL")) {
                 (Some(queue_url), Some(dlq_url)) => Some(RedeliveryQueues { queue_url, dlq_url }),
@@ -181,6 +196,9 @@ pub fn settings_from(env: &EnvReader<'_>) -> Result<WorkerSettings, ConfigError>
         concurrency: env
             .parse_or("WORKER_CONCURRENCY", d.concurrency)?
             .clamp(1, 64),
+        raw_mail_max_bytes: env
+            .parse_or("RAW_MAIL_MAX_BYTES", d.raw_mail_max_bytes)?
+            .clamp(64 * 1024, MAX_RAW_MAIL_BYTES),
     })
 }
 

@@ -16,13 +16,16 @@ use triage_core::acknowledgement::{AckOutcome, Acknowledger, NoAcknowledgements,
 use triage_core::classify::{Classification, Rules};
 use triage_core::envelope::{Envelope, EnvelopeError};
 use triage_core::filters::{FilterContext, SkipReason, skip_reason};
+use triage_core::ingest::IngestPolicy;
 use triage_core::logsafe::Escaped;
 use triage_core::message::{BodyFormat, Message};
 use triage_core::ports::{
     ClaimOutcome, ClaimTimes, DedupeKey, FetchError, FolderRole, IdempotencyStore, MessageSource,
-    NoRedelivery, Redelivery, StoreError, TicketStore,
+    NoRawMail, NoRedelivery, ObjectLocation, RawMailStore, Redelivery, StoreError, TicketStore,
 };
-use triage_core::provider::{self, FetchRule};
+use triage_core::provider::ses::verdicts::{self, VerdictDecision, Verdicts};
+use triage_core::provider::ses::{self, s3_event};
+use triage_core::provider::{self, Authenticated, FetchRule, Provider};
 use triage_core::redelivery::{DeadLetter, Disposition, Record, Setback, disposition};
 use triage_core::text::visible_text;
 use triage_core::threading::Signal;
@@ -164,6 +167,27 @@ impl From<FetchError> for Failure {
 /// because the fetch answered 404.
 pub const CARRIED_COPY_RULE: &str = "carried_copy";
 
+/// The `applied_rules` entry of a ticket made from a raw message read only
+/// up to the size cap.
+pub const RAW_MAIL_RULE: &str = "raw_mail";
+
+/// The `applied_rules` entry of a ticket whose receiving service's verdict
+/// failed and the rules file says flag (`[ses]`).
+pub const VERDICT_RULE: &str = "ses_verdict";
+
+/// What became of a raw message.
+enum RawMessage {
+    Made {
+        message: Box<Message>,
+        format: BodyFormat,
+        notes: Vec<AppliedRule>,
+    },
+    /// The object is gone.
+    Gone,
+    /// A verdict says no ticket.
+    Skipped(SkipReason),
+}
+
 /// Ids of a record, for logs (never addresses, subjects or bodies).
 #[derive(Debug, Clone, Default)]
 pub struct RecordIds {
@@ -175,7 +199,7 @@ pub struct RecordIds {
 }
 
 /// The worker: ports plus rules and settings, built once at init.
-pub struct Worker<I, T, S, K = NoAcknowledgements> {
+pub struct Worker<I, T, S, K = NoAcknowledgements, M = NoRawMail> {
     pub idempotency: I,
     pub tickets: T,
     /// `None`: fetching is off (no API key); messages are classified from the
@@ -185,11 +209,14 @@ pub struct Worker<I, T, S, K = NoAcknowledgements> {
     pub settings: WorkerSettings,
     /// Acknowledges new tickets (off unless the rules file turns it on).
     pub acks: K,
+    /// Reads raw messages stored as objects (Amazon SES receiving);
+    /// [`NoRawMail`] when none is configured.
+    pub raw_mail: M,
 }
 
-impl<I, T, S, K> Worker<I, T, S, K> {
+impl<I, T, S, K, M> Worker<I, T, S, K, M> {
     /// The same worker acknowledging new tickets with `acks`.
-    pub fn with_acknowledgements<K2: Acknowledger>(self, acks: K2) -> Worker<I, T, S, K2> {
+    pub fn with_acknowledgements<K2: Acknowledger>(self, acks: K2) -> Worker<I, T, S, K2, M> {
         Worker {
             idempotency: self.idempotency,
             tickets: self.tickets,
@@ -197,16 +224,31 @@ impl<I, T, S, K> Worker<I, T, S, K> {
             rules: self.rules,
             settings: self.settings,
             acks,
+            raw_mail: self.raw_mail,
+        }
+    }
+
+    /// The same worker reading raw messages from `raw_mail`.
+    pub fn with_raw_mail<M2: RawMailStore>(self, raw_mail: M2) -> Worker<I, T, S, K, M2> {
+        Worker {
+            idempotency: self.idempotency,
+            tickets: self.tickets,
+            source: self.source,
+            rules: self.rules,
+            settings: self.settings,
+            acks: self.acks,
+            raw_mail,
         }
     }
 }
 
-impl<I, T, S, K> Worker<I, T, S, K>
+impl<I, T, S, K, M> Worker<I, T, S, K, M>
 where
     I: IdempotencyStore,
     T: TicketStore,
     S: MessageSource,
     K: Acknowledger,
+    M: RawMailStore,
 {
     /// Handle one queue message body. `now_ms` is now (unix ms); `deadline`
     /// bounds API retries (the Lambda's remaining time less a margin).
@@ -216,6 +258,9 @@ where
         now_ms: i64,
         deadline: Instant,
     ) -> (RecordIds, Result<Outcome, Failure>) {
+        if s3_event::looks_like(body) {
+            return self.process_s3_notification(body, now_ms, deadline).await;
+        }
         let envelope = match Envelope::decode(body) {
             Ok(e) => e,
             Err(e) => return (RecordIds::default(), Err(e.into())),
@@ -228,6 +273,45 @@ where
         };
         let result = self.process_envelope(&envelope, now_ms, deadline).await;
         (ids, result)
+    }
+
+    /// A queue message S3 sent (Amazon SES receiving wrote raw mail to the
+    /// bucket): the `ses` provider makes one envelope per object, each
+    /// processed like any other. S3's test message is skipped. With several
+    /// objects (S3 sends one per message in practice) the first failure is
+    /// the record's result; the others' writes are idempotent on retry.
+    async fn process_s3_notification(
+        &self,
+        body: &str,
+        now_ms: i64,
+        deadline: Instant,
+    ) -> (RecordIds, Result<Outcome, Failure>) {
+        let prepared = match ses::Ses.parse(
+            &IngestPolicy::default(),
+            body.as_bytes(),
+            &Authenticated::unsigned(),
+            now_ms,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                return (RecordIds::default(), Err(Failure::Permanent(e.to_string())));
+            }
+        };
+        let mut last = (
+            RecordIds::default(),
+            Ok(Outcome::Skipped {
+                reason: SkipReason::NotMail,
+            }),
+        );
+        for queued in &prepared.messages {
+            let (ids, result) = Box::pin(self.process(&queued.body, now_ms, deadline)).await;
+            let failed = result.is_err();
+            last = (ids, result);
+            if failed {
+                break;
+            }
+        }
+        last
     }
 
     async fn process_envelope(
@@ -300,6 +384,30 @@ where
         deadline: Instant,
     ) -> Result<Outcome, Failure> {
         let opened = provider::open(env)?;
+        if let Some(at) = &opened.raw_object {
+            let (message, format, notes) = match self.raw_message(at, deadline).await? {
+                RawMessage::Made {
+                    message,
+                    format,
+                    notes,
+                } => (message, format, notes),
+                RawMessage::Gone => return Ok(Outcome::Gone),
+                RawMessage::Skipped(reason) => return Ok(Outcome::Skipped { reason }),
+            };
+            let ids = (message.grant_id.clone(), message.id.clone());
+            return self
+                .triage(
+                    env,
+                    (&ids.0, &ids.1),
+                    *message,
+                    format,
+                    opened.origin,
+                    notes,
+                    now_ms,
+                    deadline,
+                )
+                .await;
+        }
         let want_fetch = match opened.fetch {
             FetchRule::Never => false,
             FetchRule::Required => true,
@@ -337,7 +445,84 @@ where
             },
         };
         let message = fill_ids(message, grant, message_id);
+        let mut notes = Vec::new();
+        if carried_after_404 {
+            notes.push(AppliedRule {
+                rule: CARRIED_COPY_RULE.to_string(),
+                decision: "the provider answered 404 on fetch: made from the notification's copy"
+                    .to_string(),
+            });
+        }
+        self.triage(
+            env,
+            (grant, message_id),
+            message,
+            format,
+            opened.origin,
+            notes,
+            now_ms,
+            deadline,
+        )
+        .await
+    }
 
+    /// The raw message stored at `at`, read up to the size cap, parsed, and
+    /// judged by the receiving service's verdicts.
+    async fn raw_message(
+        &self,
+        at: &ObjectLocation,
+        deadline: Instant,
+    ) -> Result<RawMessage, Failure> {
+        let cap = self.settings.raw_mail_max_bytes;
+        let Some(raw) = self.raw_mail.fetch_raw(at, cap, deadline).await? else {
+            return Ok(RawMessage::Gone);
+        };
+        let made = ses::mime::message_from_object(&raw, at)
+            .map_err(|e| Failure::Permanent(format!("raw message: {e}")))?;
+        let mut notes = Vec::new();
+        if let Some((read, size)) = made.truncated_at {
+            notes.push(AppliedRule {
+                rule: RAW_MAIL_RULE.to_string(),
+                decision: format!(
+                    "truncated: read {read} of {size} bytes (RAW_MAIL_MAX_BYTES); the whole message stays in the bucket"
+                ),
+            });
+        }
+        let verdicts = Verdicts::of(&made.message);
+        match verdicts::decide(&verdicts, self.rules.ses_verdicts()) {
+            VerdictDecision::Pass => {}
+            VerdictDecision::Skip(code) => {
+                return Ok(RawMessage::Skipped(SkipReason::Verdict(code)));
+            }
+            VerdictDecision::Flag(flags) => {
+                notes.extend(flags.into_iter().map(|flag| AppliedRule {
+                    rule: VERDICT_RULE.to_string(),
+                    decision: format!("{flag}=fail flagged"),
+                }))
+            }
+        }
+        Ok(RawMessage::Made {
+            message: Box::new(made.message),
+            format: made.format,
+            notes,
+        })
+    }
+
+    /// Filter, classify and write the ticket of `message` (`ids`: its
+    /// grant and message id at the provider); `notes` go to the ticket's
+    /// applied rules after the classification's.
+    #[allow(clippy::too_many_arguments)]
+    async fn triage(
+        &self,
+        env: &Envelope,
+        (grant, message_id): (&str, &str),
+        message: Message,
+        format: BodyFormat,
+        origin: provider::Origin,
+        notes: Vec<AppliedRule>,
+        now_ms: i64,
+        deadline: Instant,
+    ) -> Result<Outcome, Failure> {
         let roles = match (&self.source, message.folders.is_empty()) {
             (Some(source), false) => Some(source.folder_roles(grant, deadline).await?),
             _ => None,
@@ -345,7 +530,7 @@ where
         let ctx = FilterContext {
             support_addresses: &self.settings.support_addresses,
             folder_roles: roles.as_ref(),
-            origin: opened.origin,
+            origin,
             allow_historic: self.settings.allow_historic,
             list_mailboxes: self.rules.list_mailboxes(),
         };
@@ -355,13 +540,7 @@ where
 
         let text = visible_text(message.body.as_deref().unwrap_or(""), format);
         let mut classification = self.rules.classify(&message, &text);
-        if carried_after_404 {
-            classification.applied_rules.push(AppliedRule {
-                rule: CARRIED_COPY_RULE.to_string(),
-                decision: "the provider answered 404 on fetch: made from the notification's copy"
-                    .to_string(),
-            });
-        }
+        classification.applied_rules.extend(notes);
         let ticket = build_ticket(&message, &classification, &text, now_ms / 1000);
         let written = self.tickets.write(&ticket).await?;
         Ok(match written {

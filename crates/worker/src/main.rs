@@ -10,6 +10,7 @@ use triage_core::acknowledgement::Acknowledgements;
 use triage_core::remember::RememberCompleted;
 use triage_dynamodb::{DynamoAckLedger, DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient};
+use triage_s3::S3RawMail;
 use triage_secrets::SecretResolver;
 use triage_sqs::SqsQueue;
 use triage_sqs::redelivery::SqsRedelivery;
@@ -21,6 +22,7 @@ type LambdaWorker = Worker<
     DynamoTickets,
     CachedFolders<NylasClient>,
     Acknowledgements<DynamoAckLedger, AckSenders>,
+    Option<S3RawMail>,
 >;
 
 /// CloudWatch namespace of the business metrics (template.yaml's dashboard).
@@ -123,6 +125,12 @@ async fn init() -> Result<(LambdaWorker, Option<SqsRedelivery>), Box<dyn std::er
         redelivery = redelivery.is_some(),
         "permanent failures dead-lettered at once; waits put back"
     );
+    // Amazon SES receiving: S3's notifications name the objects to read.
+    let raw_mail = config
+        .ses_mail_bucket
+        .as_ref()
+        .map(|_| S3RawMail::new(&triage_s3::with_short_timeouts(&sdk)));
+    tracing::info!(ses_receiving = raw_mail.is_some(), "raw mail");
     let worker = Worker::new(
         DynamoIdempotency::new(&ddb, config.idempotency_table),
         DynamoTickets::new(&ddb, config.tickets_table),
@@ -130,7 +138,8 @@ async fn init() -> Result<(LambdaWorker, Option<SqsRedelivery>), Box<dyn std::er
         rules,
         processing.settings,
     )
-    .with_acknowledgements(acks);
+    .with_acknowledgements(acks)
+    .with_raw_mail(raw_mail);
     Ok((worker, redelivery))
 }
 

@@ -164,6 +164,7 @@ async fn throttling_at_every_step_still_gives_exactly_one_ticket_per_message() {
             ..Default::default()
         },
         acks: triage_core::acknowledgement::NoAcknowledgements,
+        raw_mail: triage_core::ports::NoRawMail,
     });
     let grant = unique_name("g");
     let mut pending: Vec<usize> = (0..40).collect();

@@ -31,6 +31,7 @@ fn worker(source: &MemorySource) -> (MemWorker, MemoryStore) {
             ..WorkerSettings::default()
         },
         acks: triage_core::acknowledgement::NoAcknowledgements,
+        raw_mail: triage_core::ports::NoRawMail,
     };
     (w, store)
 }

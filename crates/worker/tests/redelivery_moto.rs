@@ -60,6 +60,7 @@ async fn rig(nylas: Option<&MockServer>) -> Rig {
         rules: Rules::default_rules(),
         settings: WorkerSettings::default(),
         acks: triage_core::acknowledgement::NoAcknowledgements,
+        raw_mail: triage_core::ports::NoRawMail,
     };
     // moto honours SQS delays: without this the test would wait 15 minutes
     // to see a copy. The not-before time it carries is the real one.

@@ -43,6 +43,7 @@ async fn worker(nylas: Option<&MockServer>, settings: WorkerSettings) -> TestWor
         rules: Rules::default_rules(),
         settings,
         acks: triage_core::acknowledgement::NoAcknowledgements,
+        raw_mail: triage_core::ports::NoRawMail,
     }
 }
 

@@ -117,6 +117,11 @@ pub enum SkipReason {
     CalendarInvite,
     /// Historic backfill, not enabled.
     HistoricBackfill,
+    /// A verdict of the receiving service (Amazon SES): `virus`, or `spam`
+    /// or `authentication` when the rules file says skip.
+    Verdict(&'static str),
+    /// Not a message at all (S3's test notification).
+    NotMail,
 }
 
 impl SkipReason {
@@ -132,6 +137,8 @@ impl SkipReason {
             SkipReason::Folder(_) => "folder",
             SkipReason::CalendarInvite => "calendar_invite",
             SkipReason::HistoricBackfill => "historic",
+            SkipReason::Verdict(_) => "verdict",
+            SkipReason::NotMail => "not_mail",
         }
     }
 }

@@ -164,6 +164,7 @@ impl Provider for InboundJson {
             format,
             fetch: FetchRule::Never,
             origin: Origin::default(),
+            raw_object: None,
         })
     }
 }

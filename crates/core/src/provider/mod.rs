@@ -17,9 +17,13 @@
 //!   messages fetched from the Nylas API when the notification lacks them.
 //! - [`inbound`]: the signed inbound-email JSON family (Standard Webhooks or
 //!   a timestamped HMAC); the payload is the whole message.
+//! - [`ses`]: Amazon SES receiving through S3: the queue receives S3's
+//!   notifications, and the worker reads each raw MIME object. Not
+//!   delivered over HTTP.
 
 pub mod inbound;
 pub mod nylas;
+pub mod ses;
 
 use crate::envelope::{Envelope, EnvelopeError};
 use crate::ingest::{IngestError, IngestPolicy, Prepared};
@@ -125,6 +129,10 @@ pub struct Opened {
     pub format: BodyFormat,
     pub fetch: FetchRule,
     pub origin: Origin,
+    /// The object holding the raw message, for families that store mail as
+    /// raw MIME (Amazon SES): the worker reads it through its
+    /// [`RawMailStore`](crate::ports::RawMailStore) instead of fetching.
+    pub raw_object: Option<crate::ports::ObjectLocation>,
 }
 
 /// An inbound source of mail. Implementations are stateless: secrets are
@@ -166,7 +174,8 @@ pub trait Provider: Send + Sync {
 }
 
 /// Every provider this build knows. Registration is one line here.
-pub static PROVIDERS: [&(dyn Provider + 'static); 2] = [&nylas::Nylas, &inbound::InboundJson];
+pub static PROVIDERS: [&(dyn Provider + 'static); 3] =
+    [&nylas::Nylas, &inbound::InboundJson, &ses::Ses];
 
 /// The provider named in an envelope.
 pub fn by_name(name: &str) -> Option<&'static dyn Provider> {

@@ -106,6 +106,7 @@ impl Provider for Nylas {
                 own_outbound: source == SEND_SOURCE,
                 backfill: source.trim_end_matches('/').ends_with("/historic"),
             },
+            raw_object: None,
         })
     }
 }
