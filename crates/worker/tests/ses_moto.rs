@@ -351,3 +351,87 @@ async fn what_is_not_mail_is_acknowledged_and_a_missing_object_is_gone() {
         "{result:?}"
     );
 }
+
+/// The real path on moto: the bucket notifies an SQS queue (S3 sends its
+/// test message when the configuration is saved), an object is written,
+/// and the worker gets the queue's messages as they are.
+#[tokio::test]
+async fn notifications_from_moto_s3_through_sqs_make_the_ticket() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+
+    let e = env().await;
+    let sdk = moto_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = triage_testkit::create_sqs_queue(&sqs, "ses-notify").await;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("queue ARN");
+    e.s3.client()
+        .put_bucket_notification_configuration()
+        .bucket(&e.bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .queue_arn(arn)
+                        .events(Event::from("s3:ObjectCreated:*"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("notification configuration: {err:?}"));
+    e.put(
+        "inbound/from moto+1",
+        as_ses_wrote(&fixture("normal/quoted-printable.eml"), "PASS", "PASS"),
+    )
+    .await;
+
+    let mut outcomes = Vec::new();
+    for _ in 0..5 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        for m in got {
+            outcomes.push(e.deliver(m.body().unwrap_or_default()).await);
+        }
+        if outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Created { .. }))
+        {
+            break;
+        }
+    }
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Created { .. })),
+        "{outcomes:?}"
+    );
+    assert!(outcomes.iter().all(|o| matches!(
+        o,
+        Outcome::Created { .. }
+            | Outcome::Skipped {
+                reason: SkipReason::NotMail
+            }
+    )));
+}
