@@ -12,6 +12,7 @@ mod dlq;
 mod dlq_events;
 mod events;
 mod http_server;
+mod inbox_dir;
 mod input;
 mod limits;
 mod logfmt;
@@ -101,6 +102,10 @@ enum Command {
         /// Print only the startup and shutdown lines, not one line per outcome.
         #[arg(long)]
         quiet: bool,
+        /// Watch this folder for raw messages (`*.eml`): each becomes a
+        /// ticket through the Amazon SES receiving path, without AWS.
+        #[arg(long, env = "TRIAGE_INBOX_DIR", value_name = "DIR")]
+        inbox: Option<PathBuf>,
     },
     /// Feed notification JSON, API Gateway event files, SQS event files or .eml files through the pipeline.
     #[command(
@@ -271,6 +276,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
         quiet: false,
+        inbox: std::env::var_os("TRIAGE_INBOX_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
     });
     match command {
         Command::Classify { paths } => {
@@ -301,13 +309,17 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             tickets::run(&store, query, cli.json).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { listen, quiet } => {
+        Command::Serve {
+            listen,
+            quiet,
+            inbox,
+        } => {
             let limits = limits::Limits::from_env().map_err(|e| e.to_string())?;
             let token = auth::ApiToken::from_env().map_err(|e| e.to_string())?;
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, tickets, events) =
-                build(&cli.db, cli.store, cli.queue, rules, true).await?;
+                build(&cli.db, cli.store, cli.queue, rules, true, inbox.as_deref()).await?;
             serve::run(serve::ServeParts {
                 listen,
                 ingest,
@@ -317,6 +329,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 limits,
                 token,
                 events,
+                inbox,
             })
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -324,7 +337,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Replay { paths, quiet } => {
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
-            let (ingest, worker, _, _) = build(&cli.db, cli.store, cli.queue, rules, false).await?;
+            let (ingest, worker, _, _) =
+                build(&cli.db, cli.store, cli.queue, rules, false, None).await?;
             let fed = replay::run(&paths, ingest, worker, printer.clone()).await?;
             let dead = printer.dead_lettered();
             eprintln!(
@@ -400,6 +414,7 @@ async fn build(
     queue: QueueKind,
     rules: triage_core::classify::Rules,
     dispatch_events: bool,
+    inbox: Option<&std::path::Path>,
 ) -> Result<
     (
         IngestState<runtime::AnyQueue>,
@@ -467,7 +482,8 @@ async fn build(
             rules,
             processing.settings,
         )
-        .with_acknowledgements(acks),
+        .with_acknowledgements(acks)
+        .with_raw_mail(inbox.map(inbox_dir::FolderRawMail::new)),
     );
     let ingest = IngestState {
         policy: app::ingest_policy(queue_kind)?,

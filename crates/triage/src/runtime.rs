@@ -175,6 +175,7 @@ pub type LocalWorker = Worker<
     AnyTickets,
     CachedFolders<NylasClient>,
     Acknowledgements<AnyLedger, AckSenders>,
+    Option<crate::inbox_dir::FolderRawMail>,
 >;
 
 /// Store and queue selection (CLI flags).

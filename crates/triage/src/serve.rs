@@ -33,6 +33,8 @@ pub struct ServeParts {
     pub token: Option<ApiToken>,
     /// The event outbox and its dispatcher (embedded store only).
     pub events: Option<crate::events::LocalEvents>,
+    /// `--inbox DIR`: the watched folder of raw messages.
+    pub inbox: Option<std::path::PathBuf>,
 }
 
 struct AppState {
@@ -217,6 +219,13 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
     let dispatcher = events
         .clone()
         .map(|e| tokio::spawn(e.run(parts.printer.clone(), stop_rx.clone())));
+    let inbox = parts.inbox.map(|dir| {
+        eprintln!(
+            "triage: inbox: drop raw messages (*.eml) into {}; they are kept in its accepted/ folder",
+            dir.display()
+        );
+        tokio::spawn(crate::inbox_dir::watch(dir, queue.clone(), stop_rx.clone()))
+    });
     let worker = tokio::spawn(worker_loop(
         parts.worker,
         queue.clone(),
@@ -228,6 +237,9 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
     crate::http_server::serve(listener, app, parts.limits, limit, shutdown_signal()).await;
     eprintln!("triage: shutting down; draining the queue (what is left stays queued on disk)");
     let _ = stop_tx.send(true);
+    if let Some(i) = inbox {
+        let _ = i.await;
+    }
     let _ = worker.await;
     if let Some(d) = dispatcher {
         let _ = d.await;
