@@ -222,6 +222,25 @@ async fn attachments_and_base64_are_listed_with_their_metadata() {
 }
 
 #[tokio::test]
+async fn an_inline_image_is_listed_as_inline() {
+    let e = env().await;
+    let body = e
+        .put(
+            "inbound/iphone",
+            as_ses_wrote(&fixture("normal/iphone.eml"), "PASS", "PASS"),
+        )
+        .await;
+    let t = e.ticket(&created(&e.deliver(&body).await)).await;
+    let image = t
+        .attachments
+        .iter()
+        .find(|a| a.content_type.starts_with("image/jpeg"))
+        .unwrap_or_else(|| panic!("{:?}", t.attachments));
+    assert!(image.inline, "{image:?}");
+    assert!(image.size > 0);
+}
+
+#[tokio::test]
 async fn a_latin1_body_is_decoded() {
     let e = env().await;
     let mut original = b"From: Gr\xfc\xdfe <kunde@example.de>\r\nTo: support@acme.example\r\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe_aus_K=F6ln?=\r\nMessage-ID: <latin1@example.de>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
