@@ -14,11 +14,21 @@
 //! - `attachments`: metadata of every other leaf part of the top-level
 //!   message (nested messages' own parts are not listed; the
 //!   `message/rfc822` part holding them is): so a `text/calendar` or
-//!   `message/delivery-status` part is visible to the filters.
+//!   `message/delivery-status` part is visible to the filters. Each one's
+//!   `id` (Content-ID without angle brackets, else `part<index>`),
+//!   `filename`, `content_type`, `is_inline` (Content-Disposition `inline`,
+//!   or an inline part mail-parser found), `size` (bytes of the decoded
+//!   content: the Content-Transfer-Encoding undone; text parts as decoded
+//!   to UTF-8; a `message/rfc822` part's nested message as written) and
+//!   `sha256` (lower-case hex SHA-256 of those same bytes; `None` for a
+//!   part the input ends inside, before its multipart's next delimiter: a
+//!   message cut short, e.g. read only up to a size cap, where `size` too
+//!   counts only what was there).
 
 use std::borrow::Cow;
 
 use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
 
 use crate::message::{Attachment, BodyFormat, Header, Message, Participant};
 
@@ -90,7 +100,14 @@ pub fn message_from_eml(raw: &[u8]) -> Result<(Message, BodyFormat), EmlError> {
             let ctype = content_type(part);
             !(in_body_list(*i) && (ctype == "text/plain" || ctype == "text/html"))
         })
-        .map(|(i, part)| attachment(part, i))
+        .map(|(i, part)| {
+            // A part other than the message itself whose body runs to the
+            // end of the input never met its multipart's delimiter: the
+            // input was cut inside it (a raw object read up to a size cap).
+            let rest = raw.get(part.offset_end as usize..).unwrap_or_default();
+            let whole = i == 0 || rest.iter().any(|b| !b.is_ascii_whitespace());
+            attachment(part, i, whole)
+        })
         .collect();
 
     let message = Message {
@@ -170,7 +187,12 @@ fn content_type(part: &MessagePart<'_>) -> String {
     }
 }
 
-fn attachment(part: &MessagePart<'_>, index: usize) -> Attachment {
+/// The attachment metadata of `part`; `whole`: its content is all there, so
+/// it is hashed.
+fn attachment(part: &MessagePart<'_>, index: usize, whole: bool) -> Attachment {
+    // `contents()` is what `len()` counts: decoded bytes, UTF-8 text, or a
+    // nested message's raw bytes.
+    let content = part.contents();
     Attachment {
         id: part
             .content_id()
@@ -178,9 +200,10 @@ fn attachment(part: &MessagePart<'_>, index: usize) -> Attachment {
             .unwrap_or_else(|| format!("part{index}")),
         filename: part.attachment_name().unwrap_or_default().to_string(),
         content_type: content_type(part),
-        size: part.len() as u64,
+        size: content.len() as u64,
         is_inline: matches!(part.body, PartType::InlineBinary(_))
             || part.content_disposition().is_some_and(|d| d.is_inline()),
+        sha256: whole.then(|| hex::encode(Sha256::digest(content))),
     }
 }
 
@@ -294,5 +317,161 @@ Hello there\r\n";
         assert_eq!(a.content_type, "application/pdf");
         assert_eq!(a.size, 9);
         assert!(!a.is_inline);
+    }
+
+    /// `sha256` of `bytes`, lower-case hex, computed here independently of
+    /// `attachment`.
+    fn hex_sha256(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    fn only_attachment(raw: &str) -> Attachment {
+        let (m, _) = message_from_eml(raw.as_bytes()).expect("parses");
+        assert_eq!(m.attachments.len(), 1, "{:?}", m.attachments);
+        m.attachments.into_iter().next().expect("one attachment")
+    }
+
+    #[test]
+    fn base64_attachment_has_the_sha256_of_its_decoded_content() {
+        let raw = "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--B\r\nContent-Type: application/octet-stream; name=\"hello.txt\"\r\nContent-Disposition: attachment; filename=\"hello.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8K\r\n\
+--B--\r\n";
+        let a = only_attachment(raw);
+        assert_eq!(a.filename, "hello.txt");
+        assert_eq!(a.size, 6);
+        assert_eq!(
+            a.sha256.as_deref(),
+            Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
+        );
+    }
+
+    #[test]
+    fn quoted_printable_text_attachment_hashes_the_decoded_text() {
+        // A soft line break, an encoded UTF-8 é and `=3D`, then a hard break.
+        let raw = "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--B\r\nContent-Type: text/plain; charset=utf-8; name=\"note.txt\"\r\nContent-Disposition: attachment; filename=\"note.txt\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+line one caf=C3=A9 =3D=\r\n continued\r\nline two\r\n\
+--B--\r\n";
+        let a = only_attachment(raw);
+        assert_eq!(a.filename, "note.txt");
+        assert_eq!(a.content_type, "text/plain");
+        let decoded = "line one café = continued\r\nline two";
+        assert_eq!(a.size, decoded.len() as u64);
+        assert_eq!(a.sha256, Some(hex_sha256(decoded.as_bytes())));
+    }
+
+    #[test]
+    fn inline_image_stays_inline_and_is_hashed() {
+        // The PNG signature, base64.
+        let raw = "From: a@b.c\r\nContent-Type: multipart/related; boundary=R\r\n\r\n\
+--R\r\nContent-Type: text/html\r\n\r\n<p><img src=\"cid:logo@x.test\"></p>\r\n\
+--R\r\nContent-Type: image/png; name=\"logo.png\"\r\nContent-Disposition: inline; filename=\"logo.png\"\r\nContent-ID: <logo@x.test>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+--R--\r\n";
+        let (m, format) = message_from_eml(raw.as_bytes()).expect("parses");
+        assert_eq!(format, BodyFormat::Html);
+        assert_eq!(m.attachments.len(), 1, "{:?}", m.attachments);
+        let a = &m.attachments[0];
+        assert_eq!(a.id, "logo@x.test");
+        assert_eq!(a.filename, "logo.png");
+        assert_eq!(a.content_type, "image/png");
+        assert!(a.is_inline);
+        assert_eq!(a.size, 8);
+        assert_eq!(
+            a.sha256.as_deref(),
+            Some("4c4b6a3be1314ab86138bef4314dde022e600960d8689a2c8f8631802d20dab6")
+        );
+    }
+
+    #[test]
+    fn nested_message_hashes_what_its_size_counts() {
+        let inner = "From: x@y.z\r\nSubject: inner\r\n\r\ninner body\r\n";
+        let raw = format!(
+            "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nforwarded\r\n\
+--B\r\nContent-Type: message/rfc822\r\n\r\n{inner}\
+--B--\r\n"
+        );
+        let (m, _) = message_from_eml(raw.as_bytes()).expect("parses");
+        let types: Vec<&str> = m
+            .attachments
+            .iter()
+            .map(|a| a.content_type.as_str())
+            .collect();
+        assert_eq!(types, ["message/rfc822"]);
+        let a = &m.attachments[0];
+        // The nested message as written, up to the delimiter's line break.
+        let nested = inner.strip_suffix("\r\n").unwrap_or(inner);
+        assert_eq!(a.size, nested.len() as u64);
+        assert_eq!(a.sha256, Some(hex_sha256(nested.as_bytes())));
+    }
+
+    #[test]
+    fn a_part_cut_off_before_its_delimiter_gets_no_hash() {
+        // A multipart message cut inside its last attachment (a raw object
+        // read only up to the size cap): that part's bytes are not its
+        // content, so no hash; the parts before it are whole.
+        let whole = "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--B\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8K\r\n\
+--B\r\nContent-Type: application/octet-stream; name=\"b.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8KaGVsbG8K\r\naGVsbG8K\r\n\
+--B--\r\n";
+        let hello = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        let (m, _) = message_from_eml(whole.as_bytes()).expect("parses");
+        let hashes: Vec<Option<&str>> = m.attachments.iter().map(|a| a.sha256.as_deref()).collect();
+        let three_hellos = hex_sha256(b"hello\nhello\nhello\n");
+        assert_eq!(hashes, [Some(hello), Some(three_hellos.as_str())]);
+        // Cut inside the last part, at the end of its data, inside its
+        // trailing line break, and inside the next delimiter.
+        let end_of_data = whole.len() - "\r\n--B--\r\n".len();
+        for cut in [
+            end_of_data - 5,
+            end_of_data,
+            end_of_data + 1,
+            end_of_data + 3,
+        ] {
+            let (m, _) = message_from_eml(&whole.as_bytes()[..cut]).expect("parses");
+            let hashes: Vec<Option<&str>> =
+                m.attachments.iter().map(|a| a.sha256.as_deref()).collect();
+            assert_eq!(hashes, [Some(hello), None], "cut at {cut}");
+        }
+        // A closing delimiter cut short still ends the part.
+        let (m, _) = message_from_eml(&whole.as_bytes()[..whole.len() - 4]).expect("parses");
+        assert_eq!(
+            m.attachments[1].sha256.as_deref(),
+            Some(three_hellos.as_str())
+        );
+    }
+
+    #[test]
+    fn fixture_pdf_attachment_is_hashed() {
+        let raw = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/email/normal/attached-pdf.eml"
+        ))
+        .expect("fixture");
+        let (m, _) = message_from_eml(&raw).expect("parses");
+        let pdf = m
+            .attachments
+            .iter()
+            .find(|a| a.content_type == "application/pdf")
+            .unwrap_or_else(|| panic!("{:?}", m.attachments));
+        assert_eq!(pdf.filename, "test.pdf");
+        assert_eq!(pdf.size, 6940);
+        let hash = pdf.sha256.as_deref().expect("hashed");
+        assert_eq!(hash.len(), 64);
+        assert!(
+            hash.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{hash}"
+        );
+        // Python's email package, base64-decoding the same part.
+        assert_eq!(
+            hash,
+            "9bceec6f82bb812d493146ebbb807461493dd330d0044309962469df58b8f39f"
+        );
+        // Every part listed carries a hash of what its size counts.
+        assert!(m.attachments.iter().all(|a| a.sha256.is_some()));
     }
 }

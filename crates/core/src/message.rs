@@ -37,6 +37,14 @@ pub struct Attachment {
     pub size: u64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub is_inline: bool,
+    /// Lower-case hex SHA-256 of the attachment's decoded content (after
+    /// its Content-Transfer-Encoding is undone: the bytes `size` counts),
+    /// when the pipeline saw the content, i.e. for raw MIME messages
+    /// ([`crate::eml`]). `None` when only metadata was given (Nylas API,
+    /// inbound-email JSON); absent from the JSON form when `None`, so
+    /// existing shapes read and write unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// How `Message::body` is written.
@@ -146,5 +154,33 @@ mod tests {
         };
         assert_eq!(m.header("auto-submitted"), Some("auto-replied"));
         assert_eq!(m.header("X-Loop"), None);
+    }
+
+    #[test]
+    fn attachment_without_sha256_keeps_its_json_shape() {
+        // The Nylas v3 attachment object (and records stored before the
+        // field existed): no `sha256`.
+        let old = serde_json::json!({
+            "id": "a1",
+            "filename": "f.pdf",
+            "content_type": "application/pdf",
+            "size": 3,
+            "is_inline": false
+        });
+        let a: Attachment = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(a.sha256, None);
+        assert_eq!(a.size, 3);
+        assert_eq!(serde_json::to_value(&a).unwrap(), old);
+        let null: Attachment = serde_json::from_str(r#"{"id":"a1","sha256":null}"#).unwrap();
+        assert_eq!(null.sha256, None);
+
+        let hashed = Attachment {
+            sha256: Some("ab".repeat(32)),
+            ..a
+        };
+        let json = serde_json::to_value(&hashed).unwrap();
+        assert_eq!(json["sha256"], "ab".repeat(32));
+        let back: Attachment = serde_json::from_value(json).unwrap();
+        assert_eq!(back, hashed);
     }
 }

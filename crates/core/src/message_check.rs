@@ -84,6 +84,8 @@ struct AttachmentShape {
     size: Option<u64>,
     #[serde(default)]
     is_inline: Option<bool>,
+    #[serde(default)]
+    sha256: Option<Str>,
 }
 
 /// [`Message`]'s fields, in its order and with its null rules.
@@ -175,6 +177,19 @@ mod tests {
         assert!(!e.contains("carol"), "{e}");
     }
 
+    #[test]
+    fn attachment_sha256_must_be_a_string_or_null() {
+        for (attachments, ok) in [
+            (json!([{"sha256": "ab"}]), true),
+            (json!([{"sha256": null}]), true),
+            (json!([{"sha256": 5}]), false),
+        ] {
+            let text = json!({"id": "m1", "attachments": attachments}).to_string();
+            assert_eq!(serde_json::from_str::<Message>(&text).is_ok(), ok, "{text}");
+            assert_eq!(check_message(&text).is_ok(), ok, "{text}");
+        }
+    }
+
     fn any_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             Just(Value::Null),
@@ -195,6 +210,9 @@ mod tests {
             Just(json!([{"filename": "f", "size": 3, "is_inline": false}])),
             Just(json!([{"size": "3"}])),
             Just(json!([{"size": -1}])),
+            Just(json!([{"filename": "f", "sha256": "ab"}])),
+            Just(json!([{"sha256": null}])),
+            Just(json!([{"sha256": 5}])),
             Just(json!({})),
             Just(json!({"name": "A"})),
         ]

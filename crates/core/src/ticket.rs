@@ -20,17 +20,30 @@ pub struct AttachmentMeta {
     pub content_type: String,
     pub size: u64,
     pub inline: bool,
+    /// Lower-case hex SHA-256 of the attachment's decoded content, when the
+    /// pipeline saw it ([`Attachment::sha256`]). Tickets stored before the
+    /// field existed read as `None`; `None` is not serialised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl From<&Attachment> for AttachmentMeta {
+    /// Copies the metadata; a `sha256` that is not 64 hex digits is dropped
+    /// (it came from outside), a valid one is kept in lower case.
     fn from(a: &Attachment) -> Self {
         AttachmentMeta {
             filename: a.filename.clone(),
             content_type: a.content_type.clone(),
             size: a.size,
             inline: a.is_inline,
+            sha256: a.sha256.as_deref().and_then(sha256_hex),
         }
     }
+}
+
+/// `s` as a lower-case hex SHA-256 digest, if it is one (64 hex digits).
+fn sha256_hex(s: &str) -> Option<String> {
+    (s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
 }
 
 /// A support ticket. Never holds the full body: `snippet` is short text.
@@ -127,7 +140,8 @@ fn keep_recipients(list: &mut Vec<Participant>) -> usize {
 
 impl Ticket {
     /// Apply the bounds of what a ticket keeps (subject, recipients,
-    /// attachments, snippet, threading keys), counting what is left out.
+    /// attachments (a malformed hash is dropped), snippet, threading keys),
+    /// counting what is left out.
     /// Tickets are built bounded; listings bound again, for rows written
     /// before the bounds existed.
     pub fn bound(&mut self) {
@@ -143,6 +157,7 @@ impl Ticket {
         for a in &mut self.attachments {
             a.filename = cap_chars(&a.filename, MAX_ATTACHMENT_FIELD_CHARS);
             a.content_type = cap_chars(&a.content_type, MAX_ATTACHMENT_FIELD_CHARS);
+            a.sha256 = a.sha256.as_deref().and_then(sha256_hex);
         }
         self.attachments_omitted = self.attachments_omitted.saturating_add(count(omitted));
         if self.snippet.chars().count() > SNIPPET_CHARS {
@@ -419,6 +434,98 @@ mod build_tests {
         let bytes = serde_json::to_vec(&t).unwrap().len();
         assert!(bytes < 64 * 1024, "{bytes}");
         let back: Ticket = serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+    }
+
+    #[test]
+    fn attachment_meta_without_sha256_keeps_its_json_shape() {
+        // As stored (SQLite JSON column, DynamoDB item) before the field.
+        let old = serde_json::json!({
+            "filename": "f.pdf",
+            "content_type": "application/pdf",
+            "size": 3,
+            "inline": false
+        });
+        let a: AttachmentMeta = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(a.sha256, None);
+        assert_eq!(serde_json::to_value(&a).unwrap(), old);
+
+        let hashed = AttachmentMeta {
+            sha256: Some("0f".repeat(32)),
+            ..a
+        };
+        let json = serde_json::to_value(&hashed).unwrap();
+        assert_eq!(json["sha256"], "0f".repeat(32));
+        assert_eq!(
+            serde_json::from_value::<AttachmentMeta>(json).unwrap(),
+            hashed
+        );
+    }
+
+    #[test]
+    fn ticket_keeps_a_valid_attachment_hash_only() {
+        let hash = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        let with = |sha256: Option<String>| Attachment {
+            filename: "f".into(),
+            sha256,
+            ..Default::default()
+        };
+        let meta = |a: &Attachment| AttachmentMeta::from(a).sha256;
+        assert_eq!(meta(&with(Some(hash.into()))).as_deref(), Some(hash));
+        assert_eq!(
+            meta(&with(Some(hash.to_ascii_uppercase()))).as_deref(),
+            Some(hash)
+        );
+        assert_eq!(meta(&with(None)), None);
+        assert_eq!(meta(&with(Some("00".into()))), None);
+        assert_eq!(meta(&with(Some("g".repeat(64)))), None);
+        assert_eq!(meta(&with(Some("é".repeat(32)))), None);
+
+        let msg = Message {
+            id: "m1".into(),
+            grant_id: "g1".into(),
+            attachments: vec![with(Some(hash.into())), with(Some("x".repeat(100_000)))],
+            ..Default::default()
+        };
+        let class = Classification {
+            category: "general".into(),
+            queue: "support".into(),
+            priority: Priority::Low,
+            applied_rules: vec![],
+            language: None,
+        };
+        let mut t = build_ticket(&msg, &class, "", 1);
+        assert_eq!(t.attachments[0].sha256.as_deref(), Some(hash));
+        assert_eq!(t.attachments[1].sha256, None);
+        // Rows read back are bounded again.
+        t.attachments[1].sha256 = Some("y".repeat(100_000));
+        t.bound();
+        assert_eq!(t.attachments[1].sha256, None);
+        assert_eq!(t.attachments[0].sha256.as_deref(), Some(hash));
+    }
+
+    #[test]
+    fn stored_ticket_without_attachment_hashes_reads() {
+        let msg = Message {
+            id: "m1".into(),
+            grant_id: "g1".into(),
+            attachments: vec![Attachment {
+                filename: "f.pdf".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let class = Classification {
+            category: "general".into(),
+            queue: "support".into(),
+            priority: Priority::Low,
+            applied_rules: vec![],
+            language: None,
+        };
+        let t = build_ticket(&msg, &class, "", 1);
+        let json = serde_json::to_string(&t).unwrap();
+        assert!(!json.contains("sha256"), "{json}");
+        let back: Ticket = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
     }
 }

@@ -106,6 +106,7 @@ pub fn sample_ticket(grant_id: &str, message_id: &str, thread_id: Option<&str>, 
             content_type: "application/pdf".into(),
             size: 12_345,
             inline: false,
+            sha256: Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03".into()),
         }],
         applied_rules: vec![AppliedRule {
             rule: "default".into(),
