@@ -204,13 +204,14 @@ async fn attachments_and_base64_are_listed_with_their_metadata() {
         )
         .await;
     let t = e.ticket(&created(&e.deliver(&body).await)).await;
-    assert!(
-        t.attachments
-            .iter()
-            .any(|a| a.content_type.starts_with("application/pdf") && a.filename == "test.pdf"),
-        "{:?}",
-        t.attachments
-    );
+    let pdf = t
+        .attachments
+        .iter()
+        .find(|a| a.content_type.starts_with("application/pdf") && a.filename == "test.pdf")
+        .unwrap_or_else(|| panic!("{:?}", t.attachments));
+    assert_eq!(pdf.size, 6940);
+    let hash = pdf.sha256.as_deref().unwrap_or_default();
+    assert!(hash.len() == 64 && hash.starts_with("9bceec6f"), "{hash}");
     let body = e
         .put(
             "inbound/oe",
