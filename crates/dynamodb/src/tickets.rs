@@ -396,17 +396,10 @@ impl DynamoTickets {
 
     /// Read the `ticket_id` of a pointer/pin item (consistent).
     async fn read_target(&self, pk: &str, ticket_id: &str) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(&self.what("read pin for", ticket_id), &e))?;
-        Ok(out
-            .item
+        let item = self
+            .read_item(pk, "ticket_id", &self.what("read pin for", ticket_id))
+            .await?;
+        Ok(item
             .as_ref()
             .and_then(|i| get_s(i, "ticket_id"))
             .map(str::to_string))
@@ -574,17 +567,8 @@ impl DynamoTickets {
     }
 
     async fn ticket_exists(&self, pk: &str, id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .consistent_read(true)
-            .projection_expression("pk")
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(&self.what("read", id), &e))?;
-        Ok(out.item.is_some())
+        let item = self.read_item(pk, "pk", &self.what("read", id)).await?;
+        Ok(item.is_some())
     }
 
     /// `last_message_at = max(last_message_at, t)`.

@@ -267,18 +267,9 @@ impl DynamoTickets {
     /// When the pointer `pk` was claimed (unix ms; 0 for pointers written
     /// before claims were dated, which always named an existing ticket).
     pub(super) async fn claimed_at(&self, pk: &str, ticket_id: &str) -> Result<i64, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .consistent_read(true)
-            .projection_expression(CLAIMED_AT_ATTRIBUTE)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(&self.what("read claim for", ticket_id), &e))?;
-        Ok(out
-            .item
+        let what = self.what("read claim for", ticket_id);
+        let item = self.read_item(pk, CLAIMED_AT_ATTRIBUTE, &what).await?;
+        Ok(item
             .as_ref()
             .and_then(|i| crate::attr::get_i64(i, CLAIMED_AT_ATTRIBUTE))
             .unwrap_or(0))
