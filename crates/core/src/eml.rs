@@ -6,7 +6,8 @@
 //! - `headers`: every header field of the top-level message, in order, with
 //!   its name as written and its value unfolded and trimmed (not decoded:
 //!   the filters only look at ASCII tokens). Always `Some`.
-//! - `subject` (RFC 2047 decoded), `from`/`to`/`cc`/`bcc`/`reply_to`, `date`
+//! - `subject` (RFC 2047 decoded; a UTF-8 character split across two
+//!   encoded words is joined: [`crate::encoded_word`]), `from`/`to`/`cc`/`bcc`/`reply_to`, `date`
 //!   (unix seconds), `id` (the Message-ID without angle brackets, or empty).
 //! - `body`: the HTML body parts if any ([`BodyFormat::Html`]), else the
 //!   `text/plain` ones ([`BodyFormat::Text`]), several parts joined by a
@@ -44,6 +45,20 @@ pub enum EmlError {
     /// Larger than [`MAX_EML_BYTES`].
     #[error("message is {size} bytes, more than the {max} accepted")]
     TooLarge { size: usize, max: usize },
+}
+
+/// The subject as decoded, or, when decoding left replacement characters,
+/// the raw header decoded with split UTF-8 encoded words joined
+/// ([`crate::encoded_word`]).
+fn repaired_subject(decoded: &str, headers: &[Header]) -> String {
+    if !decoded.contains('\u{FFFD}') {
+        return decoded.to_string();
+    }
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("subject"))
+        .and_then(|h| crate::encoded_word::join_utf8(h.value.trim()))
+        .unwrap_or_else(|| decoded.to_string())
 }
 
 /// Parse a raw message. See the module documentation for the mapping.
@@ -120,7 +135,7 @@ pub fn message_from_eml(raw: &[u8]) -> Result<(Message, BodyFormat), EmlError> {
                     .to_string()
             })
             .unwrap_or_default(),
-        subject: parsed.subject().map(str::to_string),
+        subject: parsed.subject().map(|s| repaired_subject(s, &headers)),
         from: participants(parsed.from()),
         to: participants(parsed.to()),
         cc: participants(parsed.cc()),

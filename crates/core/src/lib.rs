@@ -6,17 +6,17 @@
 //!
 //! # Layout
 //! - Where mail comes from: [`provider`] (the `Provider` seam; `nylas`,
-//!   `inbound`), with the signatures ([`signature`],
+//!   `inbound`, `ses`), with the signatures ([`signature`],
 //!   [`timestamped_signature`]), when a running ingest reads its secrets
 //!   again ([`key_refresh`]), and payload models ([`inbound_email`],
-//!   [`eml`]) they use.
+//!   [`eml`] with [`encoded_word`]) they use.
 //! - The ingest path for any provider: [`ingest`] (size, authentication,
 //!   [`gzip`], parsing), [`message_check`], the queue [`envelope`].
 //! - The worker's rules: [`filters`], [`classify`] (word forms:
 //!   [`keywords`]; languages: [`language`]), [`text`], the
 //!   [`ticket`] model and [`listing`], and which ticket a message joins
 //!   ([`threading`]).
-//! - What goes out (issue #12; built and tested, not wired yet): ticket
+//! - What goes out: ticket
 //!   [`events`] with deterministic ids, their [`routing`] per queue from
 //!   the rules file, the [`slack`] message, Standard-Webhooks-
 //!   [`signed_delivery`] of an event, and [`acknowledgement`]s with their
@@ -33,6 +33,7 @@ pub mod classify;
 pub mod config;
 pub mod dispatch;
 pub mod eml;
+pub mod encoded_word;
 pub mod envelope;
 pub mod events;
 pub mod filters;

@@ -187,3 +187,50 @@ My order never arrived.\r\n";
         assert!(message_from_object(&empty, &at()).is_err());
     }
 }
+
+#[cfg(test)]
+mod encoded_words {
+    use super::*;
+
+    fn subject_of(header: &str) -> Option<String> {
+        let raw = format!(
+            "From: ann@example.com\r\nTo: support@acme.example\r\nSubject: {header}\r\n\r\nbody\r\n"
+        );
+        let object = RawObject {
+            bytes: raw.clone().into_bytes(),
+            size: raw.len() as u64,
+        };
+        let at = ObjectLocation {
+            bucket: "b".into(),
+            key: "k".into(),
+        };
+        message_from_object(&object, &at).unwrap().message.subject
+    }
+
+    #[test]
+    fn encoded_words_are_decoded_and_common_breakage_repaired() {
+        // Adjacent encoded words join without the space between them.
+        assert_eq!(
+            subject_of("=?utf-8?q?Caf=C3=A9?= =?utf-8?q?_au_lait?=").as_deref(),
+            Some("Café au lait")
+        );
+        // Base64 words, and a character split across two of them (its
+        // bytes in each: some mailers cut encoded words by length).
+        assert_eq!(
+            subject_of("=?utf-8?B?Q2Fmw6k=?= =?utf-8?B?IG9yZGVy?=").as_deref(),
+            Some("Café order")
+        );
+        let split = subject_of("=?utf-8?B?Q2Fmww==?= =?utf-8?B?qSBvcmRlcg==?=").unwrap_or_default();
+        assert_eq!(split, "Café order");
+        // Another charset, lower-case encoding letter.
+        assert_eq!(
+            subject_of("=?iso-8859-1?q?K=F6ln?=").as_deref(),
+            Some("Köln")
+        );
+        // Unterminated: kept as written rather than lost.
+        let broken = subject_of("=?utf-8?q?never_closed").unwrap_or_default();
+        assert!(broken.contains("never"), "{broken}");
+        // Raw UTF-8 in the header (not encoded at all) reads as UTF-8.
+        assert_eq!(subject_of("Grüße").as_deref(), Some("Grüße"));
+    }
+}
