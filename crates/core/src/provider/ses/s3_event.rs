@@ -84,8 +84,11 @@ struct Object {
 /// Does `body` look like an S3 notification (rather than a queue envelope)?
 /// A cheap check on the first keys; [`parse`] decides.
 pub fn looks_like(body: &str) -> bool {
-    let head = &body[..body.len().min(256)];
-    head.contains("\"Records\"") && body.contains("\"aws:s3\"") || head.contains("\"s3:TestEvent\"")
+    // Bytes, not a `str` slice: 256 may fall inside a character.
+    let head = &body.as_bytes()[..body.len().min(256)];
+    let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    has(head, b"\"Records\"") && has(body.as_bytes(), b"\"aws:s3\"")
+        || has(head, b"\"s3:TestEvent\"")
 }
 
 /// Parse a queue message S3 sent. Records of other sources, or of events
@@ -169,6 +172,16 @@ mod tests {
         let test = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-12-03T10:00:00.000Z","Bucket":"acme-inbound-mail","RequestId":"R","HostId":"H"}"#;
         assert!(looks_like(test));
         assert_eq!(parse(test).unwrap(), S3Notification::Test);
+    }
+
+    #[test]
+    fn the_check_reads_any_body_without_panicking() {
+        // A multi-byte character across the 256th byte.
+        let body = format!("{{\"envelope_version\":1,\"x\":\"{}é\"}}", "a".repeat(228));
+        assert!(!body.is_char_boundary(256));
+        assert!(!looks_like(&body));
+        assert!(!looks_like(""));
+        assert!(!looks_like("é"));
     }
 
     #[test]
