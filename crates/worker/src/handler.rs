@@ -265,12 +265,7 @@ where
             Ok(e) => e,
             Err(e) => return (RecordIds::default(), Err(e.into())),
         };
-        let ids = RecordIds {
-            notification_id: envelope.notification_id.clone(),
-            grant_id: envelope.grant_id.clone().unwrap_or_default(),
-            message_id: envelope.message_id.clone().unwrap_or_default(),
-            received_at_ms: envelope.received_at_ms,
-        };
+        let ids = record_ids(&envelope);
         let result = self.process_envelope(&envelope, now_ms, deadline).await;
         (ids, result)
     }
@@ -304,7 +299,13 @@ where
             }),
         );
         for queued in &prepared.messages {
-            let (ids, result) = Box::pin(self.process(&queued.body, now_ms, deadline)).await;
+            let (ids, result) = match Envelope::decode(&queued.body) {
+                Ok(env) => (
+                    record_ids(&env),
+                    self.process_envelope(&env, now_ms, deadline).await,
+                ),
+                Err(e) => (RecordIds::default(), Err(e.into())),
+            };
             let failed = result.is_err();
             last = (ids, result);
             if failed {
@@ -723,6 +724,16 @@ fn lease_deadline(lease: Duration) -> Instant {
 }
 
 /// The API may omit ids the notification had; keep the envelope's.
+/// The ids of an envelope, for logs.
+fn record_ids(env: &Envelope) -> RecordIds {
+    RecordIds {
+        notification_id: env.notification_id.clone(),
+        grant_id: env.grant_id.clone().unwrap_or_default(),
+        message_id: env.message_id.clone().unwrap_or_default(),
+        received_at_ms: env.received_at_ms,
+    }
+}
+
 fn fill_ids(mut m: Message, grant: &str, id: &str) -> Message {
     if m.grant_id.is_empty() {
         m.grant_id = grant.to_string();

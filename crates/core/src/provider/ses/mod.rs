@@ -100,8 +100,7 @@ impl Provider for Ses {
             if is_setup_notification(&object.location.key) {
                 continue;
             }
-            let ObjectLocation { bucket, key } = object.location;
-            let at = ObjectLocation { bucket, key };
+            let at = object.location;
             let message_id = mime::object_key(&at);
             let notification_id = format!("s3-{}", &message_id["obj-".len()..]);
             check_id("bucket", &at.bucket)?;
