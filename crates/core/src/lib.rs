@@ -13,7 +13,8 @@
 //! - The ingest path for any provider: [`ingest`] (size, authentication,
 //!   [`gzip`], parsing), [`message_check`], the queue [`envelope`].
 //! - The worker's rules: [`filters`], [`classify`] (word forms:
-//!   [`keywords`]; languages: [`language`]), [`text`], the
+//!   [`keywords`]; languages: [`language`]), [`text`] (a file each for
+//!   HTML rendering, the nesting cap and quoted-history stripping), the
 //!   [`ticket`] model and [`listing`], and which ticket a message joins
 //!   ([`threading`]).
 //! - What goes out: ticket
