@@ -33,13 +33,6 @@ pub enum AppError {
     Destinations(#[from] triage_destinations::ComposeError),
 }
 
-/// The commands still report errors as text.
-impl From<AppError> for String {
-    fn from(e: AppError) -> String {
-        e.to_string()
-    }
-}
-
 fn env_lookup(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }

@@ -18,6 +18,7 @@ use triage_core::logsafe::{Escaped, escape};
 use triage_sqlite::{RedriveSelection, SqliteDb, SqliteQueue};
 use triage_sqs::dead_letters::{self, DlqError, REDRIVE_VISIBILITY_S, Sample, SqsDeadLetters};
 
+use crate::error::CliError;
 use crate::runtime::QueueKind;
 
 /// Dead letters read to count reasons (local).
@@ -89,7 +90,7 @@ pub async fn run(
     queue: QueueKind,
     db: &Path,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     match (command, queue) {
         (
             DlqCommand::Inspect {
@@ -150,40 +151,44 @@ pub async fn run(
             refuse_urls_for_local(&[("--dlq-url", &dlq_url), ("--queue-url", &queue_url)])?;
             redrive_local(&local_queue(db)?, dry_run, max, json).await
         }
-        (_, QueueKind::Memory) => Err(
+        (_, QueueKind::Memory) => Err(CliError::Usage(
             "--queue memory lives inside one `triage serve` process and keeps no dead letters \
-             (it drops and logs them); use --queue local or --queue sqs"
-                .into(),
-        ),
+             (it drops and logs them); use --queue local or --queue sqs",
+        )),
     }
 }
 
-fn url_or_env(flag: Option<String>, name: &str, env: &str) -> Result<String, String> {
+fn url_or_env(
+    flag: Option<String>,
+    name: &'static str,
+    env: &'static str,
+) -> Result<String, CliError> {
     flag.or_else(|| std::env::var(env).ok())
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty())
-        .ok_or_else(|| format!("{name} is not given and {env} is not set"))
+        .ok_or(CliError::MissingQueueUrl { flag: name, env })
 }
 
-fn refuse_urls_for_local(flags: &[(&str, &Option<String>)]) -> Result<(), String> {
+fn refuse_urls_for_local(flags: &[(&'static str, &Option<String>)]) -> Result<(), CliError> {
     match flags.iter().find(|(_, v)| v.is_some()) {
-        Some((name, _)) => Err(format!(
-            "{name} names an SQS queue: add --queue sqs (the default is the local queue in --db)"
-        )),
+        Some(&(flag, _)) => Err(CliError::SqsUrlWithLocalQueue { flag }),
         None => Ok(()),
     }
 }
 
-fn local_queue(db: &Path) -> Result<SqliteQueue, String> {
+fn local_queue(db: &Path) -> Result<SqliteQueue, CliError> {
     if !db.exists() {
-        return Err(format!(
-            "no local database at {} (give --db, or --queue sqs for the SQS DLQ)",
-            db.display()
-        ));
+        return Err(CliError::NoDatabase {
+            path: db.to_path_buf(),
+            hint: "give --db, or --queue sqs for the SQS DLQ",
+        });
     }
     SqliteDb::open(db)
         .map(SqliteQueue::new)
-        .map_err(|e| format!("cannot open {}: {e}", db.display()))
+        .map_err(|source| CliError::OpenDatabase {
+            path: db.to_path_buf(),
+            source,
+        })
 }
 
 async fn sqs_dead_letters(dlq: String) -> SqsDeadLetters {
@@ -191,10 +196,14 @@ async fn sqs_dead_letters(dlq: String) -> SqsDeadLetters {
     SqsDeadLetters::new(aws_sdk_sqs::Client::new(&sdk), dlq)
 }
 
-async fn inspect_sqs(dead: &SqsDeadLetters, limit: usize, json: bool) -> Result<ExitCode, String> {
+async fn inspect_sqs(
+    dead: &SqsDeadLetters,
+    limit: usize,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let dlq = dead.url();
-    let (count, in_flight) = dead.counts().await.map_err(|e| e.to_string())?;
-    let samples = dead.sample(limit).await.map_err(|e| e.to_string())?;
+    let (count, in_flight) = dead.counts().await?;
+    let samples = dead.sample(limit).await?;
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for s in &samples {
         if let Some(r) = &s.reason {
@@ -267,12 +276,13 @@ fn print_sample_table(samples: &[Sample]) {
     println!("{table}");
 }
 
-async fn inspect_local(queue: &SqliteQueue, limit: usize, json: bool) -> Result<ExitCode, String> {
-    let count = queue.dlq_depth().await.map_err(|e| e.to_string())?;
-    let scanned = queue
-        .dlq_list(LOCAL_REASON_SCAN)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn inspect_local(
+    queue: &SqliteQueue,
+    limit: usize,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let count = queue.dlq_depth().await?;
+    let scanned = queue.dlq_list(LOCAL_REASON_SCAN).await?;
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for d in &scanned {
         *reasons.entry(d.reason.clone()).or_default() += 1;
@@ -358,17 +368,15 @@ async fn redrive_sqs(
     dry_run: bool,
     max: Option<u64>,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     let dlq = dead.url();
     if dlq.trim_end_matches('/') == target.trim_end_matches('/') {
-        return Err(DlqError::SameQueue.to_string());
+        return Err(DlqError::SameQueue.into());
     }
-    let (count, _) = dead.counts().await.map_err(|e| e.to_string())?;
+    let (count, _) = dead.counts().await?;
     if dry_run {
         // Also proves the target exists.
-        dead_letters::counts(dead.client(), target)
-            .await
-            .map_err(|e| e.to_string())?;
+        dead_letters::counts(dead.client(), target).await?;
         let would = max.map_or(count, |m| m.min(count));
         if json {
             println!(
@@ -384,7 +392,7 @@ async fn redrive_sqs(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let done = dead.redrive(target, max).await.map_err(|e| e.to_string())?;
+    let done = dead.redrive(target, max).await?;
     let failed = done.send_failed + done.delete_failed;
     if json {
         println!(
@@ -422,26 +430,17 @@ async fn redrive_local(
     dry_run: bool,
     max: Option<u64>,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     let selection = match max {
         None => RedriveSelection::All,
         Some(n) => {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
-            let ids = queue
-                .dlq_list(n)
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|d| d.id)
-                .collect();
+            let ids = queue.dlq_list(n).await?.into_iter().map(|d| d.id).collect();
             RedriveSelection::Ids(ids)
         }
     };
-    let count = queue.dlq_depth().await.map_err(|e| e.to_string())?;
-    let redriven = queue
-        .dlq_redrive(selection, dry_run)
-        .await
-        .map_err(|e| e.to_string())?;
+    let count = queue.dlq_depth().await?;
+    let redriven = queue.dlq_redrive(selection, dry_run).await?;
     let n = redriven.len();
     if json {
         println!(

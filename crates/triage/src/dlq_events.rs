@@ -13,25 +13,30 @@ use serde_json::json;
 use triage_core::logsafe::escape;
 use triage_sqlite::{SqliteDb, SqliteStore};
 
+use crate::error::CliError;
+
 /// Dead events read to count reasons.
 const REASON_SCAN: usize = 10_000;
 
-fn store(db: &Path) -> Result<SqliteStore, String> {
+fn store(db: &Path) -> Result<SqliteStore, CliError> {
     if !db.exists() {
-        return Err(format!("no local database at {} (give --db)", db.display()));
+        return Err(CliError::NoDatabase {
+            path: db.to_path_buf(),
+            hint: "give --db",
+        });
     }
     SqliteDb::open(db)
         .map(|d| d.store())
-        .map_err(|e| format!("cannot open {}: {e}", db.display()))
+        .map_err(|source| CliError::OpenDatabase {
+            path: db.to_path_buf(),
+            source,
+        })
 }
 
-pub async fn inspect(db: &Path, limit: usize, json: bool) -> Result<ExitCode, String> {
+pub async fn inspect(db: &Path, limit: usize, json: bool) -> Result<ExitCode, CliError> {
     let store = store(db)?;
-    let counts = store.outbox_counts().await.map_err(|e| e.to_string())?;
-    let dead = store
-        .dead_events(REASON_SCAN)
-        .await
-        .map_err(|e| e.to_string())?;
+    let counts = store.outbox_counts().await?;
+    let dead = store.dead_events(REASON_SCAN).await?;
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for d in &dead {
         *reasons.entry(escape(&d.reason)).or_default() += 1;
@@ -81,14 +86,14 @@ pub async fn redrive(
     dry_run: bool,
     max: Option<u64>,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     let store = store(db)?;
-    let dead = store.outbox_counts().await.map_err(|e| e.to_string())?.dead;
+    let dead = store.outbox_counts().await?.dead;
     let would = max.map_or(dead, |m| m.min(dead));
     let moved = if dry_run {
         0
     } else {
-        store.redrive_events(max).await.map_err(|e| e.to_string())?
+        store.redrive_events(max).await?
     };
     if json {
         println!(

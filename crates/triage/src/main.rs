@@ -10,6 +10,7 @@ mod classify;
 mod conn_deadline;
 mod dlq;
 mod dlq_events;
+mod error;
 mod events;
 mod http_server;
 mod inbox_dir;
@@ -38,6 +39,7 @@ use triage_ingest::IngestState;
 use triage_secrets::SecretResolver;
 use triage_worker::Worker;
 
+use crate::error::CliError;
 use crate::output::Printer;
 use crate::runtime::{QueueKind, StoreKind};
 
@@ -269,7 +271,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, String> {
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let command = cli.command.unwrap_or(Command::Serve {
         listen: std::env::var("TRIAGE_LISTEN")
             .ok()
@@ -284,8 +286,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Classify { paths } => {
             let settings = app::processing()?.settings;
             let rules = app::rules(cli.rules.as_deref())?;
-            let unreadable = classify::run(&paths, &rules, &settings.support_addresses, cli.json)
-                .map_err(|e| e.to_string())?;
+            let unreadable = classify::run(&paths, &rules, &settings.support_addresses, cli.json)?;
             Ok(if unreadable == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -314,8 +315,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             quiet,
             inbox,
         } => {
-            let limits = limits::Limits::from_env().map_err(|e| e.to_string())?;
-            let token = auth::ApiToken::from_env().map_err(|e| e.to_string())?;
+            let limits = limits::Limits::from_env()?;
+            let token = auth::ApiToken::from_env()?;
             let printer = Arc::new(Printer::new(cli.json, quiet));
             let rules = app::rules(cli.rules.as_deref())?;
             let (ingest, worker, tickets, events) =
@@ -370,10 +371,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Rules {
             command: RulesCommand::Diff { paths },
         } => {
-            let proposed_path = cli
-                .rules
-                .as_deref()
-                .ok_or("rules diff compares a proposed rules file: give it with --rules FILE")?;
+            let proposed_path = cli.rules.as_deref().ok_or(CliError::Usage(
+                "rules diff compares a proposed rules file: give it with --rules FILE",
+            ))?;
             let current = app::rules(None)?;
             let proposed = app::rules(Some(proposed_path))?;
             let settings = app::processing()?.settings;
@@ -383,8 +383,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 &proposed,
                 &settings.support_addresses,
                 cli.json,
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             Ok(if counts.unreadable == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -395,7 +394,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             command: RulesCommand::Eval { set, misses },
         } => {
             let rules = app::rules(cli.rules.as_deref())?;
-            let eval = rules_eval::evaluate(&set, &rules).map_err(|e| e.to_string())?;
+            let eval = rules_eval::evaluate(&set, &rules)?;
             if misses {
                 rules_eval::print_misses(&eval, cli.json);
             }
@@ -422,7 +421,7 @@ async fn build(
         runtime::AnyTickets,
         Option<events::LocalEvents>,
     ),
-    String,
+    CliError,
 > {
     let queue_kind = queue;
     let needs_db = store == StoreKind::Sqlite || queue == QueueKind::Local;

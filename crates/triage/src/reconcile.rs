@@ -19,6 +19,8 @@ use triage_core::reconcile::{KnownMessages, ReconcileCursors};
 use triage_nylas::reconcile::NylasReconcile;
 use triage_secrets::SecretResolver;
 
+use crate::app::AppError;
+use crate::error::CliError;
 use crate::runtime::{self, AnyIdempotency, QueueKind, StoreKind};
 
 /// How long one run may talk to the provider.
@@ -75,19 +77,20 @@ pub async fn run(
     store: StoreKind,
     queue: QueueKind,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     if queue == QueueKind::Memory {
-        return Err(
-            "reconcile needs a queue the worker reads from another process: --queue local or sqs"
-                .into(),
-        );
+        return Err(CliError::Usage(
+            "reconcile needs a queue the worker reads from another process: --queue local or sqs",
+        ));
     }
     let processing = crate::app::processing()?;
     let resolver = SecretResolver::new();
     let client = triage_worker::compose::nylas_client(&processing, &resolver)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or("reconcile asks the Nylas API: set NYLAS_API_KEY (or NYLAS_API_KEY_ARN)")?;
+        .map_err(AppError::from)?
+        .ok_or(CliError::NoNylasApiKey(
+            "reconcile asks the Nylas API: set NYLAS_API_KEY (or NYLAS_API_KEY_ARN)",
+        ))?;
     let db = runtime::open_db(
         db_path,
         store == StoreKind::Sqlite || queue == QueueKind::Local,

@@ -11,6 +11,7 @@ use triage_core::ports::NotificationQueue;
 use triage_core::provider::{self, Authenticated, Provider, nylas};
 use triage_ingest::IngestState;
 
+use crate::error::CliError;
 use crate::input::{Input, expand, load};
 use crate::output::Printer;
 use crate::runtime::{AnyQueue, LocalWorker, LoopMode, now_ms, worker_loop};
@@ -29,8 +30,8 @@ pub async fn feed(
     paths: &[PathBuf],
     ingest: &IngestState<AnyQueue>,
     bar: &ProgressBar,
-) -> Result<Fed, String> {
-    let files = expand(paths).map_err(|e| e.to_string())?;
+) -> Result<Fed, CliError> {
+    let files = expand(paths)?;
     bar.set_length(files.len() as u64);
     let mut fed = Fed::default();
     for path in files {
@@ -163,7 +164,7 @@ pub async fn run(
     ingest: IngestState<AnyQueue>,
     worker: Arc<LocalWorker>,
     printer: Arc<Printer>,
-) -> Result<Fed, String> {
+) -> Result<Fed, CliError> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg}")

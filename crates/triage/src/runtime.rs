@@ -199,7 +199,7 @@ pub enum QueueKind {
 pub async fn stores(
     kind: StoreKind,
     db: Option<&SqliteDb>,
-) -> Result<(AnyIdempotency, AnyTickets), String> {
+) -> Result<(AnyIdempotency, AnyTickets), crate::error::CliError> {
     stores_and_ledger(kind, db)
         .await
         .map(|(idempotency, tickets, _)| (idempotency, tickets))
@@ -209,10 +209,10 @@ pub async fn stores(
 pub async fn stores_and_ledger(
     kind: StoreKind,
     db: Option<&SqliteDb>,
-) -> Result<(AnyIdempotency, AnyTickets, AnyLedger), String> {
+) -> Result<(AnyIdempotency, AnyTickets, AnyLedger), crate::error::CliError> {
     match kind {
         StoreKind::Sqlite => {
-            let db = db.ok_or("the embedded database is not open")?;
+            let db = db.ok_or(crate::error::CliError::DatabaseNotOpen)?;
             let s = SqliteStore::new(db.clone());
             Ok((
                 AnyIdempotency::Sqlite(s.clone()),
@@ -235,10 +235,13 @@ pub async fn stores_and_ledger(
 }
 
 /// Open the queue.
-pub async fn queue(kind: QueueKind, db: Option<&SqliteDb>) -> Result<AnyQueue, String> {
+pub async fn queue(
+    kind: QueueKind,
+    db: Option<&SqliteDb>,
+) -> Result<AnyQueue, crate::error::CliError> {
     match kind {
         QueueKind::Local => {
-            let db = db.ok_or("the embedded database is not open")?;
+            let db = db.ok_or(crate::error::CliError::DatabaseNotOpen)?;
             Ok(AnyQueue::Local {
                 queue: SqliteQueue::new(db.clone()),
                 wake: Arc::new(Notify::new()),
@@ -263,21 +266,26 @@ pub async fn queue(kind: QueueKind, db: Option<&SqliteDb>) -> Result<AnyQueue, S
     }
 }
 
-pub fn env_required(name: &str) -> Result<String, String> {
+pub fn env_required(name: &str) -> Result<String, crate::error::CliError> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| format!("{name} is not set (needed for this store or queue)"))
+        .ok_or_else(|| crate::error::CliError::MissingEnv {
+            name: name.to_owned(),
+        })
 }
 
 /// Open the embedded database when a local store or queue needs it.
-pub fn open_db(path: &Path, needed: bool) -> Result<Option<SqliteDb>, String> {
+pub fn open_db(path: &Path, needed: bool) -> Result<Option<SqliteDb>, crate::error::CliError> {
     if !needed {
         return Ok(None);
     }
     SqliteDb::open(path)
         .map(Some)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+        .map_err(|source| crate::error::CliError::OpenDatabase {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// The consumer side of the queue chosen at run time: each adapter's

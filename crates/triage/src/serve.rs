@@ -18,6 +18,7 @@ use triage_core::ports::TicketFilter;
 use triage_ingest::IngestState;
 
 use crate::auth::{ApiToken, TOKEN_VAR, require_token};
+use crate::error::CliError;
 use crate::limits::Limits;
 use crate::output::Printer;
 use crate::runtime::{AnyQueue, AnyTickets, LocalWorker, LoopMode, now_ms, worker_loop};
@@ -149,7 +150,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-pub async fn run(parts: ServeParts) -> Result<(), String> {
+pub async fn run(parts: ServeParts) -> Result<(), CliError> {
     let limit = parts.ingest.policy.max_body_bytes.saturating_add(1);
     // The worker's queue waits as usual; the webhook's answers in time.
     let queue = parts.ingest.queue.clone();
@@ -188,8 +189,11 @@ pub async fn run(parts: ServeParts) -> Result<(), String> {
         .with_state(app_state);
     let listener = tokio::net::TcpListener::bind(parts.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", parts.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| CliError::Listen {
+            addr: parts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(CliError::ListenAddress)?;
     let webhooks: Vec<String> = routes.iter().map(|r| format!("http://{addr}{r}")).collect();
     eprintln!(
         "triage: listening on http://{addr}  (webhooks: {}, tickets: http://{addr}/tickets)",

@@ -7,25 +7,21 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::error::CliError;
 use crate::runtime::{self, StoreKind};
 
-pub async fn run(db_path: &Path, store: StoreKind, json: bool) -> Result<ExitCode, String> {
+pub async fn run(db_path: &Path, store: StoreKind, json: bool) -> Result<ExitCode, CliError> {
     if store != StoreKind::Sqlite {
-        return Err(
+        return Err(CliError::Usage(
             "stats reads the embedded store; in AWS the same figures are on the \
                     dashboard (MailboxReceived, MailboxTriaged, TimeToTicketMs, \
-                    WebhookLatencyMs, DeadLettered, Duplicates)"
-                .into(),
-        );
+                    WebhookLatencyMs, DeadLettered, Duplicates)",
+        ));
     }
-    let db = runtime::open_db(db_path, true)?.ok_or("the embedded database is not open")?;
-    let stats = db
-        .store()
-        .stats(triage_clock::now_ms())
-        .await
-        .map_err(|e| e.to_string())?;
+    let db = runtime::open_db(db_path, true)?.ok_or(CliError::DatabaseNotOpen)?;
+    let stats = db.store().stats(triage_clock::now_ms()).await?;
     if json {
-        let value = serde_json::to_value(&stats).map_err(|e| e.to_string())?;
+        let value = serde_json::to_value(&stats)?;
         println!("{value}");
     } else {
         println!(

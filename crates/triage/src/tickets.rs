@@ -5,6 +5,7 @@ use triage_core::listing::{Cursor, MAX_PAGE_BYTES, MAX_PAGE_TICKETS, list_page};
 use triage_core::logsafe::escape_capped;
 use triage_core::ports::TicketFilter;
 
+use crate::error::CliError;
 use crate::runtime::AnyTickets;
 
 /// Which tickets, and how many (`None`: all of them).
@@ -15,7 +16,7 @@ pub struct Query {
     pub limit: Option<usize>,
 }
 
-pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), String> {
+pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), CliError> {
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     table.set_header(vec![
@@ -37,12 +38,10 @@ pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), String>
             limit: None,
             after: after.take(),
         };
-        let page = list_page(store, &filter, want, MAX_PAGE_BYTES)
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = list_page(store, &filter, want, MAX_PAGE_BYTES).await?;
         for t in &page.tickets {
             if json {
-                println!("{}", serde_json::to_string(t).map_err(|e| e.to_string())?);
+                println!("{}", serde_json::to_string(t)?);
             } else {
                 // Subjects, and queues named by `support+queue@` aliases,
                 // come from mail: escaped so they cannot drive the terminal.

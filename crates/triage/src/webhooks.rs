@@ -18,6 +18,8 @@ use triage_nylas::{
 };
 use triage_secrets::{SecretError, SecretsReader};
 
+use crate::error::CliError;
+
 /// The trigger ingest queues (ENQUEUE_TYPES default).
 pub const TRIGGER: &str = "message.created";
 
@@ -104,7 +106,86 @@ pub enum WebhooksCommand {
     },
 }
 
-pub async fn run(command: WebhooksCommand, json: bool) -> Result<ExitCode, String> {
+/// Why a `triage webhooks` step failed. Each message says what was done
+/// already (a webhook created, a secret issued) and how to recover; none
+/// carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhooksError {
+    /// The API key could not be read from its Secrets Manager secret.
+    #[error("NYLAS_API_KEY: {0}")]
+    ApiKey(#[source] SecretError),
+    /// The admin client cannot be built from the configuration.
+    #[error("Nylas client: {0}")]
+    Client(#[source] NylasError),
+    /// A Nylas admin call failed; `what` names it.
+    #[error("{what}: {source}{}", admin_hint(.source))]
+    Api {
+        what: &'static str,
+        #[source]
+        source: AdminError,
+    },
+    /// `register`: the secret ingest reads is missing or has no value yet.
+    #[error(
+        "secret {arn} was not found or has no value yet; nothing was created. Put a \
+         placeholder first (ingest refuses to start without one and must be running to \
+         answer Nylas' challenge):\n  aws secretsmanager put-secret-value --secret-id {arn} \
+         --secret-string \"placeholder-$(date +%s)\""
+    )]
+    NoSecretYet { arn: String },
+    /// `register`: the secret list cannot be read.
+    #[error("{0}; nothing was created")]
+    UnreadBeforeCreate(#[source] SecretError),
+    /// `register`: Nylas issued a secret the list format cannot hold.
+    #[error(
+        "webhook {id} was created, but its secret cannot be stored as one entry of a \
+         comma-separated list; get another with `triage webhooks rotate --id {id}`"
+    )]
+    CreatedUnstorable { id: String },
+    /// `register`: the webhook exists but its secret could not be written.
+    #[error(
+        "webhook {id} was created, but its secret could not be stored ({source}); it was not \
+         printed. Once {arn} is writable, run `triage webhooks rotate --id {id} --secret-arn \
+         {arn}` for a fresh secret stored the same way"
+    )]
+    CreatedNotStored {
+        id: String,
+        arn: String,
+        #[source]
+        source: SecretError,
+    },
+    /// `rotate`: the secret list cannot be read.
+    #[error("cannot read the current secrets ({0}); nothing was rotated")]
+    UnreadBeforeRotate(#[source] SecretError),
+    /// `rotate`: Nylas issued a secret the list format cannot hold.
+    #[error(
+        "Nylas issued a secret for webhook {id} that cannot be stored as one entry of a \
+         comma-separated list; run this command again for another"
+    )]
+    RotatedUnstorable { id: String },
+    /// `rotate`: Nylas signs with the new secret, which could not be written.
+    #[error(
+        "Nylas now signs webhook {id}'s deliveries with a new secret that could not be \
+         stored ({source}); it was not printed. Once {arn} is writable, run this command again \
+         (each rotation issues a fresh secret)"
+    )]
+    RotatedNotStored {
+        id: String,
+        arn: String,
+        #[source]
+        source: SecretError,
+    },
+    /// `rotate --finish`: the secret list cannot be read.
+    #[error("cannot read the current secrets: {0}")]
+    UnreadBeforeFinish(#[source] SecretError),
+    /// `rotate --finish`: the list is empty.
+    #[error("{arn} holds no secret: nothing to finish")]
+    NothingToFinish { arn: String },
+    /// `rotate --finish`: the shortened list could not be written.
+    #[error("could not store the newest secret alone: {0}")]
+    NotStoredOnFinish(#[source] SecretError),
+}
+
+pub async fn run(command: WebhooksCommand, json: bool) -> Result<ExitCode, CliError> {
     match command {
         WebhooksCommand::Register {
             url,
@@ -123,7 +204,7 @@ pub async fn run(command: WebhooksCommand, json: bool) -> Result<ExitCode, Strin
             secret_arn,
             ..
         } => finish(&secret_arn, json).await,
-        WebhooksCommand::Rotate { .. } => Err("rotate needs --id ID or --finish".into()),
+        WebhooksCommand::Rotate { .. } => Err(CliError::Usage("rotate needs --id ID or --finish")),
     }
 }
 
@@ -133,35 +214,39 @@ async fn sdk() -> aws_config::SdkConfig {
 
 /// The admin client: the key and host read as the worker reads them
 /// (`NYLAS_API_KEY_ARN` wins over `NYLAS_API_KEY`; `NYLAS_API_URI`).
-async fn admin(sdk: &aws_config::SdkConfig) -> Result<WebhookAdmin, String> {
+async fn admin(sdk: &aws_config::SdkConfig) -> Result<WebhookAdmin, CliError> {
     let processing = crate::app::processing()?;
     let Some(spec) = &processing.nylas_api_key else {
-        return Err(
-            "set NYLAS_API_KEY, or NYLAS_API_KEY_ARN (a Secrets Manager secret holding the key)"
-                .into(),
-        );
+        return Err(CliError::NoNylasApiKey(
+            "set NYLAS_API_KEY, or NYLAS_API_KEY_ARN (a Secrets Manager secret holding the key)",
+        ));
     };
     let key = triage_secrets::SecretResolver::with_sdk(sdk)
         .resolve(spec)
         .await
-        .map_err(|e| format!("NYLAS_API_KEY: {e}"))?;
+        .map_err(WebhooksError::ApiKey)?;
     let config = NylasConfig {
         request_timeout: ADMIN_REQUEST_TIMEOUT,
         base_url: processing.nylas_api_uri,
         ..NylasConfig::new(key.trim())
     };
-    WebhookAdmin::new(config).map_err(|e| format!("Nylas client: {e}"))
+    Ok(WebhookAdmin::new(config).map_err(WebhooksError::Client)?)
 }
 
-fn api_error(what: &str, e: &AdminError) -> String {
-    let hint = match e {
+/// What to check after a failed admin call, appended to its message.
+fn admin_hint(e: &AdminError) -> &'static str {
+    match e {
         AdminError::Nylas(NylasError::Rejected { status: 401, .. }) => {
             ": check the API key (NYLAS_API_KEY / NYLAS_API_KEY_ARN) and the region (NYLAS_API_URI)"
         }
         AdminError::CreateUnconfirmed { .. } => ": run `triage webhooks list` before retrying",
         _ => "",
-    };
-    format!("{what}: {e}{hint}")
+    }
+}
+
+/// A failed admin call, named by `what`.
+fn api_error(what: &'static str) -> impl FnOnce(AdminError) -> WebhooksError {
+    move |source| WebhooksError::Api { what, source }
 }
 
 /// The entries of a comma-separated secret list, as ingest parses it.
@@ -210,7 +295,12 @@ fn print_json(value: &serde_json::Value) {
     println!("{value}");
 }
 
-async fn register(url: &str, arn: &str, notify: &[String], json: bool) -> Result<ExitCode, String> {
+async fn register(
+    url: &str,
+    arn: &str,
+    notify: &[String],
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let sdk = sdk().await;
     let admin = admin(&sdk).await?;
     let reader = SecretsReader::new(&sdk);
@@ -219,33 +309,29 @@ async fn register(url: &str, arn: &str, notify: &[String], json: bool) -> Result
     let previous = match current_list(&reader, arn).await {
         Ok(list) => list.len(),
         Err(SecretError::NotFound { .. }) => {
-            return Err(format!(
-                "secret {arn} was not found or has no value yet; nothing was created. Put a \
-                 placeholder first (ingest refuses to start without one and must be running to \
-                 answer Nylas' challenge):\n  aws secretsmanager put-secret-value --secret-id {arn} \
-                 --secret-string \"placeholder-$(date +%s)\""
-            ));
+            return Err(WebhooksError::NoSecretYet {
+                arn: arn.to_owned(),
+            }
+            .into());
         }
-        Err(e) => return Err(format!("{e}; nothing was created")),
+        Err(e) => return Err(WebhooksError::UnreadBeforeCreate(e).into()),
     };
 
     let created = admin
         .create_webhook(url, &[TRIGGER.to_owned()], notify)
         .await
-        .map_err(|e| api_error("creating the webhook failed", &e))?;
+        .map_err(api_error("creating the webhook failed"))?;
     let id = created.id.clone();
     if !storable(&created.webhook_secret) {
-        return Err(format!(
-            "webhook {id} was created, but its secret cannot be stored as one entry of a \
-             comma-separated list; get another with `triage webhooks rotate --id {id}`"
-        ));
+        return Err(WebhooksError::CreatedUnstorable { id }.into());
     }
-    if let Err(e) = store(&reader, arn, &[created.webhook_secret.expose()]).await {
-        return Err(format!(
-            "webhook {id} was created, but its secret could not be stored ({e}); it was not \
-             printed. Once {arn} is writable, run `triage webhooks rotate --id {id} --secret-arn \
-             {arn}` for a fresh secret stored the same way"
-        ));
+    if let Err(source) = store(&reader, arn, &[created.webhook_secret.expose()]).await {
+        return Err(WebhooksError::CreatedNotStored {
+            id,
+            arn: arn.to_owned(),
+            source,
+        }
+        .into());
     }
     let status = created.status.unwrap_or_else(|| "unknown".into());
     if json {
@@ -272,16 +358,16 @@ async fn register(url: &str, arn: &str, notify: &[String], json: bool) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(json: bool) -> Result<ExitCode, String> {
+async fn list(json: bool) -> Result<ExitCode, CliError> {
     let sdk = sdk().await;
     let admin = admin(&sdk).await?;
     let hooks = admin
         .list_webhooks()
         .await
-        .map_err(|e| api_error("listing webhooks failed", &e))?;
+        .map_err(api_error("listing webhooks failed"))?;
     if json {
         for h in &hooks {
-            print_json(&serde_json::to_value(h).map_err(|e| e.to_string())?);
+            print_json(&serde_json::to_value(h)?);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -301,13 +387,13 @@ async fn list(json: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn test(url: &str, trigger: &str, json: bool) -> Result<ExitCode, String> {
+async fn test(url: &str, trigger: &str, json: bool) -> Result<ExitCode, CliError> {
     let sdk = sdk().await;
     let admin = admin(&sdk).await?;
     let outcome = admin
         .send_test_event(url, trigger)
         .await
-        .map_err(|e| api_error("sending the test event failed", &e))?;
+        .map_err(api_error("sending the test event failed"))?;
     if json {
         print_json(&json!({
             "webhook_url": url,
@@ -329,23 +415,20 @@ async fn test(url: &str, trigger: &str, json: bool) -> Result<ExitCode, String> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn rotate(id: &str, arn: &str, json: bool) -> Result<ExitCode, String> {
+async fn rotate(id: &str, arn: &str, json: bool) -> Result<ExitCode, CliError> {
     let sdk = sdk().await;
     let admin = admin(&sdk).await?;
     let reader = SecretsReader::new(&sdk);
     let current = current_list(&reader, arn)
         .await
-        .map_err(|e| format!("cannot read the current secrets ({e}); nothing was rotated"))?;
+        .map_err(WebhooksError::UnreadBeforeRotate)?;
 
     let new = admin
         .rotate_secret(id)
         .await
-        .map_err(|e| api_error("rotating the secret failed", &e))?;
+        .map_err(api_error("rotating the secret failed"))?;
     if !storable(&new) {
-        return Err(format!(
-            "Nylas issued a secret for webhook {id} that cannot be stored as one entry of a \
-             comma-separated list; run this command again for another"
-        ));
+        return Err(WebhooksError::RotatedUnstorable { id: id.to_owned() }.into());
     }
     // Nylas signed with the newest entry until now; older ones (an unfinished
     // earlier rotation) are of no use any more.
@@ -356,12 +439,13 @@ async fn rotate(id: &str, arn: &str, json: bool) -> Result<ExitCode, String> {
     let dropped = current.len().saturating_sub(1);
     let mut list = vec![new.expose()];
     list.extend(old);
-    if let Err(e) = store(&reader, arn, &list).await {
-        return Err(format!(
-            "Nylas now signs webhook {id}'s deliveries with a new secret that could not be \
-             stored ({e}); it was not printed. Once {arn} is writable, run this command again \
-             (each rotation issues a fresh secret)"
-        ));
+    if let Err(source) = store(&reader, arn, &list).await {
+        return Err(WebhooksError::RotatedNotStored {
+            id: id.to_owned(),
+            arn: arn.to_owned(),
+            source,
+        }
+        .into());
     }
     if json {
         print_json(&json!({
@@ -390,20 +474,23 @@ async fn rotate(id: &str, arn: &str, json: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn finish(arn: &str, json: bool) -> Result<ExitCode, String> {
+async fn finish(arn: &str, json: bool) -> Result<ExitCode, CliError> {
     let sdk = sdk().await;
     let reader = SecretsReader::new(&sdk);
     let current = current_list(&reader, arn)
         .await
-        .map_err(|e| format!("cannot read the current secrets: {e}"))?;
+        .map_err(WebhooksError::UnreadBeforeFinish)?;
     let Some(newest) = current.first() else {
-        return Err(format!("{arn} holds no secret: nothing to finish"));
+        return Err(WebhooksError::NothingToFinish {
+            arn: arn.to_owned(),
+        }
+        .into());
     };
     let dropped = current.len() - 1;
     if dropped > 0 {
         store(&reader, arn, &[newest.as_str()])
             .await
-            .map_err(|e| format!("could not store the newest secret alone: {e}"))?;
+            .map_err(WebhooksError::NotStoredOnFinish)?;
     }
     if json {
         print_json(&json!({
@@ -430,6 +517,18 @@ mod tests {
     fn entries_match_ingest_parsing() {
         assert_eq!(entries(" a , b,,c "), vec!["a", "b", "c"]);
         assert!(entries(" , ").is_empty());
+    }
+
+    #[test]
+    fn a_failed_admin_call_says_what_to_check() {
+        let e = api_error("creating the webhook failed")(AdminError::CreateUnconfirmed {
+            attempts: 1,
+            last: "timeout".into(),
+        });
+        let text = e.to_string();
+        assert!(text.starts_with("creating the webhook failed: Nylas did not confirm"));
+        assert!(text.ends_with(": run `triage webhooks list` before retrying"));
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]
