@@ -131,26 +131,33 @@ async fn not_found() -> Response<Body> {
         .into_response()
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when
+/// this is called, not when the future is first polled: `run` calls it
+/// before it binds, so a signal sent as soon as "listening" is printed is
+/// a clean shutdown, never the default action (the process killed).
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            let (Ok(mut term), Ok(mut int)) = (term, int) else {
+                // No handler could be installed: fall back to Ctrl-C alone.
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            };
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 pub async fn run(parts: ServeParts) -> Result<(), CliError> {
+    let shutdown = shutdown_signal();
     let limit = parts.ingest.policy.max_body_bytes.saturating_add(1);
     // The worker's queue waits as usual; the webhook's answers in time.
     let queue = parts.ingest.queue.clone();
@@ -238,7 +245,7 @@ pub async fn run(parts: ServeParts) -> Result<(), CliError> {
         LoopMode::UntilShutdown,
         None,
     ));
-    crate::http_server::serve(listener, app, parts.limits, limit, shutdown_signal()).await;
+    crate::http_server::serve(listener, app, parts.limits, limit, shutdown).await;
     eprintln!("triage: shutting down; draining the queue (what is left stays queued on disk)");
     let _ = stop_tx.send(true);
     if let Some(i) = inbox {
