@@ -32,8 +32,8 @@
 //!    visible text is detected ([`crate::language`]) and recorded
 //!    (`language=de`); it is stored on the ticket. Short or mixed texts
 //!    may have none.
-//! 1. **Keywords.** The subject and the visible body text are scanned
-//!    for the keywords of the rules without a language and of the rules of
+//! 1. **Keywords.** The subject and the visible body text (its first
+//!    [`BODY_SCAN_BYTES`]) are scanned for the keywords of the rules without a language and of the rules of
 //!    the detected language ([`crate::keywords`]): whole words or phrases,
 //!    case-insensitive (Unicode lower-casing), whitespace runs counted as
 //!    one space, in any inflected form (Snowball stems of the rule's
@@ -88,6 +88,8 @@ pub const GENERAL: &str = "general";
 
 /// Ticket priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
     Medium,
@@ -238,6 +240,15 @@ pub const SUBJECT_WEIGHT: u32 = 2;
 pub const BODY_WEIGHT: u32 = 1;
 /// The most one keyword adds to its rule's score, however often it repeats.
 pub const KEYWORD_CAP: u32 = 2;
+/// Keywords are looked for in this much of the visible body text (cut at
+/// a character boundary). What a customer asks is at the top; what follows
+/// a long message's first 16 KiB is pasted logs, listings and signatures,
+/// which add noise rather than evidence, and a keyword reaches
+/// [`KEYWORD_CAP`] after two mentions. The bound keeps the cost of a
+/// message flat whatever its size (the scan is the worker's largest CPU
+/// cost on long bodies).
+pub const BODY_SCAN_BYTES: usize = 16 * 1024;
+
 /// A rule of priority high multiplies its score by this: "the checkout is
 /// down, every order fails with an error" is an incident although it names
 /// more bug words. A missed escalation costs more than a misfiled bug; on
@@ -632,6 +643,9 @@ impl Rules {
         text: &str,
         language: Option<Language>,
     ) -> Option<(&Rule, Evidence)> {
+        let text = text
+            .get(..text.floor_char_boundary(BODY_SCAN_BYTES))
+            .unwrap_or(text);
         let mut bytes = Vec::with_capacity(subject.len() + text.len() + 1);
         push_normalized(&mut bytes, subject);
         let body_start = bytes.len();

@@ -756,3 +756,22 @@ fn language_errors_name_the_rule_and_the_choices() {
         );
     }
 }
+
+// ------------------------------------------------------------ scan bound
+
+#[test]
+fn keywords_past_the_scanned_head_of_the_body_are_not_evidence() {
+    use triage_core::classify::BODY_SCAN_BYTES;
+    let rules = Rules::default_rules();
+    // Filler with no keyword, then a keyword just inside or just outside
+    // the scanned head. After one ASCII byte every "é" (two bytes) starts
+    // at an odd offset: the cut at an even one falls inside a character.
+    let filler = |n: usize| format!("a{}", "é".repeat(n / 2));
+    let inside = format!("{} refund", filler(BODY_SCAN_BYTES - 16));
+    let outside = format!("{} refund", filler(BODY_SCAN_BYTES));
+    assert!(!outside.is_char_boundary(BODY_SCAN_BYTES));
+    assert_eq!(category(&rules, "hello", &inside), "billing");
+    assert_eq!(category(&rules, "hello", &outside), "general");
+    // The subject is always read whole.
+    assert_eq!(category(&rules, "refund", &outside), "billing");
+}
