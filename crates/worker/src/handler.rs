@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
 use futures_util::StreamExt;
 use triage_core::acknowledgement::{AckOutcome, Acknowledger, NoAcknowledgements, ReplyVia};
-use triage_core::classify::{Classification, Rules};
+use triage_core::classify::{BODY_SCAN_BYTES, Classification, Rules};
 use triage_core::envelope::{Envelope, EnvelopeError};
 use triage_core::filters::{FilterContext, SkipReason, skip_reason};
 use triage_core::ingest::IngestPolicy;
@@ -27,7 +27,7 @@ use triage_core::provider::ses::verdicts::{self, VerdictDecision, Verdicts};
 use triage_core::provider::ses::{self, s3_event};
 use triage_core::provider::{self, Authenticated, FetchRule, Provider};
 use triage_core::redelivery::{DeadLetter, Disposition, Record, Setback, disposition};
-use triage_core::text::visible_text;
+use triage_core::text::visible_text_head;
 use triage_core::threading::Signal;
 use triage_core::ticket::{AppliedRule, TicketWrite, build_ticket};
 
@@ -539,7 +539,13 @@ where
             return Ok(Outcome::Skipped { reason });
         }
 
-        let text = visible_text(message.body.as_deref().unwrap_or(""), format);
+        // The classifier reads the start of the text and the ticket keeps a
+        // snippet: the rest of a long body is never converted.
+        let text = visible_text_head(
+            message.body.as_deref().unwrap_or(""),
+            format,
+            BODY_SCAN_BYTES,
+        );
         let mut classification = self.rules.classify(&message, &text);
         classification.applied_rules.extend(notes);
         let ticket = build_ticket(&message, &classification, &text, now_ms / 1000);

@@ -18,7 +18,7 @@ use crate::envelope::{self, Envelope, EnvelopeError, EnvelopeFields};
 use crate::inbound_email::{self, InboundEmail};
 use crate::ingest::{IngestError, IngestPolicy, ItemDecision, ItemSummary, Prepared, check_id};
 use crate::message::{BodyFormat, Message};
-use crate::text::visible_text;
+use crate::text::visible_text_head;
 use crate::timestamped_signature::{self, Scheme};
 
 use super::{Authenticated, Delivery, FetchRule, Opened, Origin, Provider, ProviderKeys};
@@ -173,12 +173,11 @@ impl Provider for InboundJson {
 /// `budget` bytes (at a character boundary) and the HTML part dropped.
 fn trimmed_message(email: &InboundEmail, budget: usize) -> String {
     let mut m = email.message.clone();
-    let text = visible_text(m.body.as_deref().unwrap_or(""), email.format);
-    let mut cut = budget.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    m.body = Some(text[..cut].to_string());
+    m.body = Some(visible_text_head(
+        m.body.as_deref().unwrap_or(""),
+        email.format,
+        budget,
+    ));
     // Headers and attachment lists are bounded by the ticket later; keep
     // the envelope bounded now too.
     if let Some(headers) = m.headers.as_mut() {

@@ -14,9 +14,9 @@ use super::nesting::{MAX_NESTING, limit_nesting};
 /// tokenizer yields it and nothing after it is read.
 struct Stop;
 
-pub(super) fn render_html(html: &str, cut_history: bool) -> String {
+pub(super) fn render_html(html: &str, cut_history: bool, max_out: usize) -> String {
     let html = limit_nesting(html, MAX_NESTING);
-    let mut text = TextWriter::new(cut_history, html.len());
+    let mut text = TextWriter::new(cut_history, html.len(), max_out);
     let mut emitter =
         CallbackEmitter::new(|event: CallbackEvent<'_>, _: Span<()>| text.event(event));
     // The content of <script>, <style>, <title>, <textarea>, ... is raw text
@@ -122,6 +122,8 @@ struct TextWriter {
     out: Vec<u8>,
     /// Stop at the quoted history; drop blockquotes (`visible_text`).
     cut_history: bool,
+    /// Stop once `out` holds this many bytes (the rest is never read).
+    max_out: usize,
     /// Newlines at the end of `out`.
     trailing: usize,
     /// Line breaks owed before the next text: 1 ends the line, 2 leaves a
@@ -143,10 +145,11 @@ struct TextWriter {
 }
 
 impl TextWriter {
-    fn new(cut_history: bool, input_len: usize) -> Self {
+    fn new(cut_history: bool, input_len: usize, max_out: usize) -> Self {
         TextWriter {
-            out: Vec::with_capacity(input_len / 2),
+            out: Vec::with_capacity((input_len / 2).min(max_out.saturating_add(64))),
             cut_history,
+            max_out,
             trailing: 0,
             pending: 0,
             space: false,
@@ -161,7 +164,12 @@ impl TextWriter {
 
     fn event(&mut self, event: CallbackEvent<'_>) -> Option<Stop> {
         match event {
-            CallbackEvent::String { value } => self.text(value),
+            CallbackEvent::String { value } => {
+                self.text(value);
+                if self.out.len() >= self.max_out {
+                    return Some(Stop);
+                }
+            }
             CallbackEvent::OpenStartTag { name } => self.start_tag(kind(name)),
             CallbackEvent::AttributeName { name } => {
                 // Only a start tag's: the tokenizer also reports attributes
