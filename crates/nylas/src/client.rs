@@ -1,4 +1,5 @@
-//! The HTTP client: requests, retries, capped body reads, response parsing.
+//! The HTTP client: requests, capped body reads, response parsing. The
+//! retry loop every request goes through is in `retries.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -13,7 +14,10 @@ use triage_core::ports::{FetchError, FolderRole, MessageSource};
 use crate::config::NylasConfig;
 use crate::error::{GiveUpReason, NylasError};
 use crate::folders::folder_role;
-use triage_core::retry::{backoff, parse_retry_after};
+pub(crate) use crate::retries::{
+    AttemptError, Ended, Retryable, classify_transport, give_up, status_error, with_retries,
+};
+use triage_core::retry::parse_retry_after;
 
 /// The `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!(
@@ -66,59 +70,6 @@ pub(crate) struct Ctx<'a> {
 pub(crate) enum Success {
     Body(Vec<u8>),
     NotFound(ErrorInfo),
-}
-
-/// What one attempt's failure means.
-pub(crate) enum AttemptError {
-    Retry(Retryable),
-    Fatal(NylasError),
-}
-
-/// A failure worth another attempt.
-pub(crate) enum Retryable {
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-        request_id: Option<String>,
-    },
-    Timeout,
-    Connect(String),
-    Transport(String),
-}
-
-impl Retryable {
-    pub(crate) fn status(&self) -> Option<u16> {
-        match self {
-            Retryable::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Retryable::Status { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Retryable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Retryable::Status {
-                status, request_id, ..
-            } => {
-                write!(f, "HTTP {status}")?;
-                if let Some(r) = request_id {
-                    write!(f, " (request_id {r})")?;
-                }
-                Ok(())
-            }
-            Retryable::Timeout => f.write_str("timeout"),
-            Retryable::Connect(e) => write!(f, "connection failed: {e}"),
-            Retryable::Transport(e) => write!(f, "transport error: {e}"),
-        }
-    }
 }
 
 /// The parts of a Nylas error body worth keeping (never its message text).
@@ -394,142 +345,6 @@ impl NylasClient {
     }
 }
 
-/// How a retried call ended without success.
-pub(crate) enum Ended {
-    /// A permanent failure, or retries given up (attempts or deadline).
-    Failed(NylasError),
-    /// A retryable failure that `may_repeat` refused to repeat.
-    NotRepeated { attempts: u32, last: Retryable },
-}
-
-/// The retry loop shared by every Nylas call: attempt with a timeout that
-/// never passes the deadline; on a retryable failure wait `Retry-After` or a
-/// jittered backoff, unless the attempts are used up, the wait would pass
-/// the deadline, or `may_repeat` says the request must not be sent again.
-pub(crate) async fn with_retries<T, F, Fut>(
-    config: &NylasConfig,
-    deadline: Instant,
-    ctx: &Ctx<'_>,
-    may_repeat: impl Fn(&Retryable) -> bool,
-    mut attempt_once: F,
-) -> Result<T, Ended>
-where
-    F: FnMut(Duration) -> Fut,
-    Fut: std::future::Future<Output = Result<T, AttemptError>>,
-{
-    let max_attempts = config.max_attempts.max(1);
-    let mut attempt: u32 = 0;
-    let mut last: Option<Retryable> = None;
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            tracing::warn!(
-                op = ctx.op,
-                grant_id = ctx.grant_id,
-                item = ctx.item,
-                attempt,
-                "Nylas request not attempted: deadline reached"
-            );
-            return Err(Ended::Failed(give_up(
-                attempt,
-                GiveUpReason::Deadline,
-                last.as_ref(),
-            )));
-        }
-        attempt += 1;
-        let failure = match attempt_once(config.request_timeout.min(remaining)).await {
-            Ok(value) => return Ok(value),
-            Err(AttemptError::Fatal(e)) => {
-                tracing::warn!(
-                    op = ctx.op,
-                    grant_id = ctx.grant_id,
-                    item = ctx.item,
-                    attempt,
-                    error = %e,
-                    "Nylas request failed permanently"
-                );
-                return Err(Ended::Failed(e));
-            }
-            Err(AttemptError::Retry(r)) => r,
-        };
-        let status = failure.status().unwrap_or(0);
-        if !may_repeat(&failure) {
-            tracing::warn!(
-                op = ctx.op,
-                grant_id = ctx.grant_id,
-                item = ctx.item,
-                attempt,
-                status,
-                failure = %failure,
-                "Nylas request failed; not repeated (it may have been processed)"
-            );
-            return Err(Ended::NotRepeated {
-                attempts: attempt,
-                last: failure,
-            });
-        }
-        if attempt >= max_attempts {
-            tracing::warn!(
-                op = ctx.op,
-                grant_id = ctx.grant_id,
-                item = ctx.item,
-                attempt,
-                status,
-                failure = %failure,
-                "Nylas request failed: attempts exhausted"
-            );
-            return Err(Ended::Failed(give_up(
-                attempt,
-                GiveUpReason::AttemptsExhausted,
-                Some(&failure),
-            )));
-        }
-        let honoured = failure.retry_after();
-        let wait = honoured.unwrap_or_else(|| {
-            backoff(
-                attempt,
-                config.base_backoff,
-                config.max_backoff,
-                rand::random(),
-            )
-        });
-        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-        let resumes_in_time = Instant::now()
-            .checked_add(wait)
-            .is_some_and(|resume| resume < deadline);
-        if !resumes_in_time {
-            tracing::warn!(
-                op = ctx.op,
-                grant_id = ctx.grant_id,
-                item = ctx.item,
-                attempt,
-                status,
-                wait_ms,
-                failure = %failure,
-                "Nylas request failed: next wait would pass the deadline"
-            );
-            return Err(Ended::Failed(give_up(
-                attempt,
-                GiveUpReason::Deadline,
-                Some(&failure),
-            )));
-        }
-        tracing::warn!(
-            op = ctx.op,
-            grant_id = ctx.grant_id,
-            item = ctx.item,
-            attempt,
-            status,
-            wait_ms,
-            retry_after = honoured.is_some(),
-            failure = %failure,
-            "Nylas request failed, retrying"
-        );
-        tokio::time::sleep(wait).await;
-        last = Some(failure);
-    }
-}
-
 /// What one HTTP answer carried.
 pub(crate) enum Answer {
     /// A 2xx body, read within the cap.
@@ -576,22 +391,6 @@ pub(crate) async fn read_answer(
     })
 }
 
-/// 408, 429 and 5xx are retried; other statuses are final.
-pub(crate) fn status_error(
-    status: u16,
-    retry_after: Option<Duration>,
-    info: ErrorInfo,
-) -> AttemptError {
-    match status {
-        408 | 429 | 500..=599 => AttemptError::Retry(Retryable::Status {
-            status,
-            retry_after,
-            request_id: info.request_id,
-        }),
-        _ => AttemptError::Fatal(info.rejected(status)),
-    }
-}
-
 impl MessageSource for NylasClient {
     async fn fetch_message(
         &self,
@@ -608,32 +407,6 @@ impl MessageSource for NylasClient {
         deadline: Instant,
     ) -> Result<HashMap<String, FolderRole>, FetchError> {
         Ok(self.list_folder_roles(grant_id, deadline).await?)
-    }
-}
-
-pub(crate) fn give_up(attempts: u32, reason: GiveUpReason, last: Option<&Retryable>) -> NylasError {
-    NylasError::GaveUp {
-        attempts,
-        reason,
-        last: last.map_or_else(|| "none".to_owned(), ToString::to_string),
-        last_status: last.and_then(Retryable::status),
-        retry_after: last.and_then(Retryable::retry_after),
-    }
-}
-
-pub(crate) fn classify_transport(e: reqwest::Error) -> AttemptError {
-    if e.is_builder() {
-        return AttemptError::Fatal(NylasError::Config(format!(
-            "request could not be built: {}",
-            e.without_url()
-        )));
-    }
-    if e.is_timeout() {
-        AttemptError::Retry(Retryable::Timeout)
-    } else if e.is_connect() {
-        AttemptError::Retry(Retryable::Connect(e.without_url().to_string()))
-    } else {
-        AttemptError::Retry(Retryable::Transport(e.without_url().to_string()))
     }
 }
 

@@ -8,7 +8,8 @@
 //!   back to Google system label ids.
 //! - Retries: 408, 429 (honouring `Retry-After`), 5xx, timeouts and connection
 //!   errors, with jittered exponential backoff, until `max_attempts` or the
-//!   caller's deadline. Other 4xx, malformed and oversized bodies are permanent.
+//!   caller's deadline (`retries.rs`). Other 4xx, malformed and oversized
+//!   bodies are permanent.
 //! - [`CachedFolders`] caches folder roles per grant for the life of the process.
 //! - [`send`]: acknowledgements as replies through the receiving grant
 //!   (`AckSender`), with an `Idempotency-Key` so retries never send twice.
@@ -26,6 +27,7 @@ mod config;
 mod error;
 mod folders;
 pub mod reconcile;
+mod retries;
 pub mod send;
 
 pub use admin::{
