@@ -87,8 +87,9 @@ pub const DEFAULT_RULES_TOML: &str = include_str!("../rules/default.toml");
 pub const GENERAL: &str = "general";
 
 /// Ticket priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,

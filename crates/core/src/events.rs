@@ -52,6 +52,11 @@ pub struct TicketEvent {
     pub message_id: String,
     pub queue: String,
     pub category: String,
+    /// The ticket's priority name ([`Priority::as_str`](crate::ticket::Priority::as_str):
+    /// `low`, `medium`, `high`). Text, not the enum: this is the published
+    /// wire format, and a dispatcher reading events a newer worker wrote
+    /// (during a deploy, or from the retry queue) must not fail on a
+    /// priority it does not know.
     pub priority: String,
     /// Names of the rules that decided the classification, in order.
     pub rules: Vec<String>,
@@ -133,7 +138,7 @@ pub fn for_write(ticket: &Ticket, write: &TicketWrite) -> Option<TicketEvent> {
         message_id: ticket.message_id.clone(),
         queue: ticket.queue.clone(),
         category: ticket.category.clone(),
-        priority: ticket.priority.clone(),
+        priority: ticket.priority.as_str().to_string(),
         rules: rule_names(ticket),
         subject: sanitised(&ticket.subject, MAX_SUBJECT_CHARS),
         requester: Participant {
@@ -284,6 +289,22 @@ mod tests {
         assert!(!json.contains("SECRET-TAIL"), "{json}");
         assert!(e.excerpt.chars().count() <= MAX_EXCERPT_CHARS + 1);
         assert!(json.contains(r#""type":"ticket.created""#), "{json}");
+    }
+
+    #[test]
+    fn an_event_names_the_priority_as_before() {
+        let t = ticket("Our checkout is down and returns an error.");
+        let e = for_write(
+            &t,
+            &TicketWrite::Created {
+                ticket_id: t.id.clone(),
+            },
+        )
+        .unwrap();
+        assert_eq!(e.priority, t.priority.as_str());
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["priority"], "high", "{json}");
+        assert_eq!(serde_json::from_value::<TicketEvent>(json).unwrap(), e);
     }
 
     #[test]

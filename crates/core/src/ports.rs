@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::envelope::QueuedMessage;
 use crate::message::Message;
-use crate::ticket::{Ticket, TicketWrite};
+use crate::ticket::{Priority, Ticket, TicketStatus, TicketWrite};
 
 // ---------------------------------------------------------------- queue
 
@@ -137,8 +137,8 @@ pub trait IdempotencyStore: Send + Sync {
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     pub queue: Option<String>,
-    pub priority: Option<String>,
-    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub status: Option<TicketStatus>,
     /// At most this many, newest first; `None`: all of them.
     pub limit: Option<usize>,
     /// Only tickets after this one in newest-first order (the next page).

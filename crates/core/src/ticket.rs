@@ -1,8 +1,114 @@
 //! The ticket model as stored (DynamoDB item / SQLite row) and listed.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
+pub use crate::classify::Priority;
 use crate::message::{Attachment, Participant};
+
+/// Every [`Priority`], lowest first.
+pub const PRIORITIES: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
+
+/// The names of [`PRIORITIES`], as stored and accepted ([`Priority::as_str`]).
+pub const PRIORITY_NAMES: [&str; 3] = ["low", "medium", "high"];
+
+/// A ticket priority from its name (`low`, `medium`, `high`; trimmed,
+/// case-insensitive), for filters read from users: the HTTP API's
+/// `?priority=` and the CLI's `--priority`. Unlike `Priority`'s own
+/// [`FromStr`], which reports a rules-file error, the error here names the
+/// accepted values and nothing else.
+pub fn parse_priority(s: &str) -> Result<Priority, UnknownValue> {
+    s.parse::<Priority>().map_err(|_| UnknownValue {
+        what: "priority",
+        value: s.to_string(),
+        expected: &PRIORITY_NAMES,
+    })
+}
+
+/// Where a ticket is in its handling.
+///
+/// An enum rather than free text so that a later workflow (say `open`,
+/// `pending`, `solved`) adds its states here, in one place: the JSON and
+/// stored form (serde, [`TicketStatus::as_str`]), parsing ([`FromStr`]),
+/// the CLI's `--status` values and the HTTP API's `?status=` check all
+/// follow from this list. Today the worker only creates tickets, so there
+/// is one state.
+///
+/// Stored and serialised as its lower-case name, the same string the field
+/// held when it was a `String` (`"new"`): SQLite rows, DynamoDB items,
+/// stream images and JSON are unchanged, so no migration is needed. A
+/// stored value that names no state makes the row or item unreadable
+/// (skipped by listings, like any other malformed row).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TicketStatus {
+    /// Created by the worker; nothing has happened to it since.
+    #[default]
+    New,
+}
+
+impl TicketStatus {
+    /// Every state, in workflow order.
+    pub const ALL: [TicketStatus; 1] = [TicketStatus::New];
+
+    /// The names of [`TicketStatus::ALL`], as stored and accepted.
+    pub const NAMES: [&'static str; 1] = ["new"];
+
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::New => "new",
+        }
+    }
+}
+
+impl FromStr for TicketStatus {
+    type Err = UnknownValue;
+
+    /// A state's name ([`TicketStatus::NAMES`]), trimmed and
+    /// case-insensitive like [`Priority`]'s.
+    fn from_str(s: &str) -> Result<TicketStatus, UnknownValue> {
+        let name = s.trim();
+        TicketStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(name))
+            .ok_or_else(|| UnknownValue {
+                what: "status",
+                value: s.to_string(),
+                expected: &TicketStatus::NAMES,
+            })
+    }
+}
+
+impl fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A ticket priority or status text that names none of the accepted values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}` (expected one of: {})", expected.join(", "))]
+pub struct UnknownValue {
+    /// `priority` or `status`.
+    pub what: &'static str,
+    /// The text as given.
+    pub value: String,
+    /// The accepted names.
+    pub expected: &'static [&'static str],
+}
+
+impl UnknownValue {
+    /// What is accepted, without echoing the value: `priority must be one
+    /// of: low, medium, high`.
+    pub fn accepted(&self) -> String {
+        format!("{} must be one of: {}", self.what, self.expected.join(", "))
+    }
+}
 
 /// What a rule decided, kept on the ticket for audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,8 +173,8 @@ pub struct Ticket {
     pub cc: Vec<Participant>,
     pub category: String,
     pub queue: String,
-    pub priority: String,
-    pub status: String,
+    pub priority: Priority,
+    pub status: TicketStatus,
     /// Message `date`, unix seconds.
     pub received_at: i64,
     /// Unix seconds.
@@ -242,6 +348,64 @@ mod tests {
     }
 
     #[test]
+    fn status_parses_prints_and_serialises_as_its_name() {
+        assert_eq!(TicketStatus::ALL.len(), TicketStatus::NAMES.len());
+        for (status, name) in TicketStatus::ALL.into_iter().zip(TicketStatus::NAMES) {
+            assert_eq!(status.as_str(), name);
+            assert_eq!(status.to_string(), name);
+            assert_eq!(name.parse::<TicketStatus>(), Ok(status));
+            assert_eq!(
+                format!(" {} ", name.to_ascii_uppercase()).parse::<TicketStatus>(),
+                Ok(status)
+            );
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<TicketStatus>(&json).unwrap(), status);
+        }
+        assert_eq!(TicketStatus::default(), TicketStatus::New);
+        let e = "open".parse::<TicketStatus>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown status `open` (expected one of: new)"
+        );
+        assert_eq!(e.accepted(), "status must be one of: new");
+        assert!("".parse::<TicketStatus>().is_err());
+        assert!(serde_json::from_str::<TicketStatus>(r#""open""#).is_err());
+    }
+
+    #[test]
+    fn priority_parses_and_serialises_as_its_name() {
+        // Every variant is listed (a new one fails to compile here).
+        let index = |p: Priority| match p {
+            Priority::Low => 0,
+            Priority::Medium => 1,
+            Priority::High => 2,
+        };
+        for (p, name) in PRIORITIES.into_iter().zip(PRIORITY_NAMES) {
+            assert_eq!(PRIORITIES[index(p)], p);
+            assert_eq!(p.as_str(), name);
+            assert_eq!(parse_priority(name), Ok(p));
+            assert_eq!(parse_priority(&name.to_ascii_uppercase()), Ok(p));
+            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<Priority>(&json).unwrap(), p);
+        }
+        assert!(PRIORITIES.windows(2).all(|w| w[0] < w[1]), "lowest first");
+        let e = parse_priority("urgent").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown priority `urgent` (expected one of: low, medium, high)"
+        );
+        assert_eq!(e.accepted(), "priority must be one of: low, medium, high");
+        for stored in [r#""normal""#, r#""High""#, r#""""#, "3"] {
+            assert!(
+                serde_json::from_str::<Priority>(stored).is_err(),
+                "{stored}"
+            );
+        }
+    }
+
+    #[test]
     fn snippet_cuts_on_words_and_chars() {
         assert_eq!(snippet("  hello   world  ", 280), "hello world");
         assert_eq!(snippet("hello world", 8), "hello");
@@ -317,8 +481,8 @@ pub fn build_ticket(
         cc: msg.cc.clone(),
         category: class.category.clone(),
         queue: class.queue.clone(),
-        priority: class.priority.as_str().to_string(),
-        status: "new".to_string(),
+        priority: class.priority,
+        status: TicketStatus::New,
         received_at,
         created_at: now_s,
         last_message_at: received_at,
@@ -384,13 +548,18 @@ mod build_tests {
         assert_eq!(t.id, ticket_id("g1", "m1"));
         assert_eq!(t.requester.email, "a@x.io");
         assert_eq!((t.received_at, t.created_at), (100, 200));
-        assert_eq!(t.priority, "medium");
+        assert_eq!(t.priority, Priority::Medium);
+        assert_eq!(t.status, TicketStatus::New);
         assert_eq!(t.snippet, "please refund me");
         assert_eq!(t.thread_keys, ["abc@mail.x.io", "r1@x.io", "r2@x.io"]);
         assert_eq!(t.attachments[0].filename, "f.pdf");
         let json = serde_json::to_string(&t).unwrap();
         assert!(!json.contains("secret body text"));
         assert!(!json.contains("omitted"), "zero counts are not serialised");
+        assert!(
+            json.contains(r#""priority":"medium","status":"new""#),
+            "the same strings as when they were text: {json}"
+        );
     }
 
     #[test]

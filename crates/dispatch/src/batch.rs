@@ -115,8 +115,14 @@ fn image_string<'a>(image: Option<&'a HashMap<String, Value>>, name: &str) -> Op
 
 /// The creation event of the ticket a stream image holds.
 fn created(image: Option<&HashMap<String, Value>>) -> Work {
-    let Some(ticket) = image.and_then(crate::image::ticket_of) else {
-        return Work::Unreadable("stream record: a created ticket's image is unreadable".into());
+    let ticket = match image.map(crate::image::ticket_of) {
+        Some(Ok(ticket)) => ticket,
+        Some(Err(why)) => {
+            return Work::Unreadable(format!(
+                "stream record: a created ticket's image is unreadable: {why}"
+            ));
+        }
+        None => return Work::Unreadable("stream record: a created ticket has no image".into()),
     };
     let write = TicketWrite::Created {
         ticket_id: ticket.id.clone(),
@@ -265,6 +271,51 @@ impl<D: EventSink, B: EventSink> Dispatcher<D, B> {
             .await;
         BatchResponse {
             batch_item_failures: failures,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A stream record of a ticket's creation whose image has `priority`.
+    fn created_record(priority: &str) -> Record {
+        serde_json::from_value(json!({
+            "eventSource": "aws:dynamodb",
+            "dynamodb": {
+                "SequenceNumber": "1",
+                "NewImage": {
+                    "pk": {"S": "ticket#t_1"}, "id": {"S": "t_1"}, "grant_id": {"S": "g"},
+                    "message_id": {"S": "m1"}, "thread_id": {"NULL": true},
+                    "subject": {"S": "Refund"},
+                    "requester": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
+                    "to": {"L": []}, "cc": {"L": []}, "category": {"S": "billing"},
+                    "queue": {"S": "billing"}, "priority": {"S": priority}, "status": {"S": "new"},
+                    "received_at": {"N": "5"}, "created_at": {"N": "5"},
+                    "last_message_at": {"N": "5"}, "message_count": {"N": "1"},
+                    "message_ids": {"L": [{"S": "m1"}]}, "snippet": {"S": "Please refund"},
+                    "attachments": {"L": []}, "applied_rules": {"L": []},
+                    "thread_keys": {"L": []}, "last_event": {"S": CREATED_MARKER}
+                }
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_created_image_with_an_unknown_priority_is_left_to_the_stream() {
+        match created_record("low").work() {
+            Work::Deliver { event, .. } => assert_eq!(event.priority, "low"),
+            other => panic!("{other:?}"),
+        }
+        match created_record("urgent").work() {
+            Work::Unreadable(reason) => {
+                assert!(reason.contains("unreadable"), "{reason}");
+                assert!(reason.contains("urgent"), "{reason}");
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

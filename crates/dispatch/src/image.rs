@@ -8,15 +8,21 @@ use std::collections::HashMap;
 use serde_json::{Map, Number, Value};
 use triage_core::ticket::Ticket;
 
-/// The ticket an image holds; `None` when it is not one (a pointer item,
-/// or a value of a type tickets never hold).
-pub fn ticket_of(image: &HashMap<String, Value>) -> Option<Ticket> {
+/// The ticket an image holds; `Err` says why it holds none: a pointer
+/// item, a value of a type tickets never hold, or a field a ticket cannot
+/// have (a missing one, or a priority or status that names no known value).
+pub fn ticket_of(image: &HashMap<String, Value>) -> Result<Ticket, String> {
     let fields = image
         .iter()
         .filter(|(k, _)| k.as_str() != "pk")
-        .map(|(k, v)| Some((k.clone(), plain(v)?)))
-        .collect::<Option<Map<_, _>>>()?;
-    serde_json::from_value(Value::Object(fields)).ok()
+        .map(|(k, v)| match plain(v) {
+            Some(v) => Ok((k.clone(), v)),
+            None => Err(format!(
+                "attribute `{k}` is not a DynamoDB JSON value tickets hold"
+            )),
+        })
+        .collect::<Result<Map<_, _>, _>>()?;
+    serde_json::from_value(Value::Object(fields)).map_err(|e| format!("not a ticket: {e}"))
 }
 
 /// One DynamoDB JSON value as plain JSON.
@@ -67,6 +73,7 @@ fn number(n: &str) -> Option<Number> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use triage_core::ticket::{Priority, TicketStatus};
 
     fn image(v: Value) -> HashMap<String, Value> {
         serde_json::from_value(v).unwrap()
@@ -91,14 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn a_ticket_image_reads_back_and_a_pointer_is_none() {
+    fn a_ticket_image_reads_back_and_a_pointer_is_not_a_ticket() {
         let t = image(json!({
             "pk": {"S": "ticket#t_1"}, "id": {"S": "t_1"}, "grant_id": {"S": "g"},
             "message_id": {"S": "m1"}, "thread_id": {"NULL": true},
             "subject": {"S": "Refund"},
             "requester": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
             "to": {"L": []}, "cc": {"L": []}, "category": {"S": "billing"},
-            "queue": {"S": "billing"}, "priority": {"S": "normal"}, "status": {"S": "open"},
+            "queue": {"S": "billing"}, "priority": {"S": "medium"}, "status": {"S": "new"},
             "received_at": {"N": "5"}, "created_at": {"N": "5"}, "last_message_at": {"N": "5"},
             "message_count": {"N": "1"}, "message_ids": {"L": [{"S": "m1"}]},
             "snippet": {"S": "Please refund"}, "attachments": {"L": []},
@@ -109,9 +116,56 @@ mod tests {
         assert_eq!(ticket.id, "t_1");
         assert_eq!(ticket.requester.email, "ann@example.com");
         assert_eq!(ticket.applied_rules[0].rule, "billing");
+        assert_eq!(
+            (ticket.priority, ticket.status),
+            (Priority::Medium, TicketStatus::New)
+        );
         let pointer = image(json!({
             "pk": {"S": "thread#g#th"}, "ticket_id": {"S": "t_1"}, "kind": {"S": "thread"}
         }));
-        assert!(ticket_of(&pointer).is_none());
+        assert!(ticket_of(&pointer).is_err());
+    }
+
+    #[test]
+    fn an_image_with_an_unknown_priority_or_status_is_an_error() {
+        let with = |field: &str, value: &str| {
+            let mut v = ticket_image();
+            v.insert(field.to_string(), json!({"S": value}));
+            ticket_of(&v)
+        };
+        assert!(with("priority", "high").is_ok());
+        for (field, value) in [
+            ("priority", "normal"),
+            ("priority", "urgent"),
+            ("priority", "High"),
+            ("priority", ""),
+            ("status", "open"),
+            ("status", "closed"),
+        ] {
+            let e = with(field, value).expect_err(value);
+            assert!(e.contains("unknown variant"), "{field}={value}: {e}");
+        }
+        let mut v = ticket_image();
+        v.insert("priority".into(), json!({"N": "3"}));
+        assert!(ticket_of(&v).is_err());
+        v.insert("priority".into(), json!({"B": "AAAA"}));
+        assert!(ticket_of(&v).unwrap_err().contains("`priority`"));
+    }
+
+    /// A valid ticket image.
+    fn ticket_image() -> HashMap<String, Value> {
+        image(json!({
+            "pk": {"S": "ticket#t_2"}, "id": {"S": "t_2"}, "grant_id": {"S": "g"},
+            "message_id": {"S": "m2"}, "thread_id": {"NULL": true},
+            "subject": {"S": "Down"},
+            "requester": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
+            "to": {"L": []}, "cc": {"L": []}, "category": {"S": "incidents"},
+            "queue": {"S": "incidents"}, "priority": {"S": "high"}, "status": {"S": "new"},
+            "received_at": {"N": "5"}, "created_at": {"N": "5"}, "last_message_at": {"N": "5"},
+            "message_count": {"N": "1"}, "message_ids": {"L": [{"S": "m2"}]},
+            "snippet": {"S": "It is down"}, "attachments": {"L": []},
+            "applied_rules": {"L": []}, "thread_keys": {"L": []},
+            "last_event": {"S": "ticket.created"}
+        }))
     }
 }

@@ -125,6 +125,32 @@ mod tests {
     }
 
     #[test]
+    fn priority_and_status_are_stored_by_name_and_unknown_names_do_not_read() {
+        use triage_core::ticket::{Priority, TicketStatus};
+        let mut t = triage_testkit::contract::sample_ticket("g", "m1", None, 1);
+        t.priority = Priority::High;
+        let mut item = ticket_to_item("ticket#t".into(), &t).unwrap();
+        assert_eq!(item["priority"], AttributeValue::S("high".into()));
+        assert_eq!(item["status"], AttributeValue::S("new".into()));
+        assert_eq!(item_to_ticket(&item), Some(t));
+        assert_eq!(
+            item_to_ticket(&item).map(|t| (t.priority, t.status)),
+            Some((Priority::High, TicketStatus::New))
+        );
+        for (field, value) in [
+            ("priority", "urgent"),
+            ("priority", "normal"),
+            ("status", "open"),
+        ] {
+            let mut bad = item.clone();
+            bad.insert(field.into(), AttributeValue::S(value.into()));
+            assert_eq!(item_to_ticket(&bad), None, "{field}={value}");
+        }
+        item.insert("priority".into(), AttributeValue::N("2".into()));
+        assert_eq!(item_to_ticket(&item), None);
+    }
+
+    #[test]
     fn numbers_are_n_strings() {
         assert_eq!(to_attr(&json!(42)), AttributeValue::N("42".into()));
         assert_eq!(from_attr(&AttributeValue::N("nope".into())), None);

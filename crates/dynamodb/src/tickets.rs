@@ -17,7 +17,9 @@
 //! `category`, `queue`, `priority`, `status`, `received_at`, `created_at`,
 //! `last_message_at`, `message_count` (N), `message_ids` (L of S),
 //! `snippet`, `attachments`, `applied_rules`, `thread_keys`); a missing
-//! `thread_id` is stored as NULL. `last_event` holds the event of the write
+//! `thread_id` is stored as NULL; `priority` and `status` are the enums'
+//! names (S: `high`, `new`), and an item whose priority or status names no
+//! known value is unreadable (`list` skips it with a warning). `last_event` holds the event of the write
 //! that last changed the ticket: the marker
 //! [`CREATED_MARKER`](triage_core::events::CREATED_MARKER) when it is created
 //! (the reader rebuilds that event from the ticket's fields), the
@@ -703,9 +705,9 @@ impl TicketStore for DynamoTickets {
         let mut names = HashMap::new();
         let mut values = HashMap::from([(":prefix".to_string(), s(TICKET_PREFIX))]);
         for (field, value) in [
-            ("queue", &filter.queue),
-            ("priority", &filter.priority),
-            ("status", &filter.status),
+            ("queue", filter.queue.as_deref()),
+            ("priority", filter.priority.map(|p| p.as_str())),
+            ("status", filter.status.map(|st| st.as_str())),
         ] {
             if let Some(v) = value {
                 condition.push_str(&format!(" AND #{field} = :{field}"));

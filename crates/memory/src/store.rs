@@ -278,8 +278,8 @@ impl TicketStore for MemoryStore {
             .tickets
             .values()
             .filter(|t| filter.queue.as_ref().is_none_or(|q| &t.queue == q))
-            .filter(|t| filter.priority.as_ref().is_none_or(|p| &t.priority == p))
-            .filter(|t| filter.status.as_ref().is_none_or(|v| &t.status == v))
+            .filter(|t| filter.priority.is_none_or(|p| t.priority == p))
+            .filter(|t| filter.status.is_none_or(|v| t.status == v))
             .filter(|t| filter.after.as_ref().is_none_or(|c| c.admits(t)))
             .cloned()
             .collect();

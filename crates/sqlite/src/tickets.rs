@@ -6,7 +6,11 @@
 //! * `tickets`: one row per ticket, every [`Ticket`] field a column of the
 //!   same name; `requester`, `to`, `cc`, `message_ids`, `attachments`,
 //!   `applied_rules` and `thread_keys` hold JSON text; a missing `thread_id`
-//!   is NULL.
+//!   is NULL; `priority` and `status` hold the enums' names (`high`, `new`:
+//!   [`Priority::as_str`](triage_core::ticket::Priority::as_str),
+//!   [`TicketStatus::as_str`](triage_core::ticket::TicketStatus::as_str)).
+//!   A row whose priority or status names no known value is unreadable:
+//!   `list` skips it with a warning.
 //! * `ticket_pointers`: `(grant_id, kind, ptr_key) -> ticket_id`, where
 //!   `kind` is `thread` (provider thread id), `msgid` (an RFC
 //!   `Message-ID`/`In-Reply-To`/`References` value from `thread_keys`) or
@@ -98,9 +102,9 @@ pub(crate) fn list_sql(filter: &TicketFilter) -> String {
     let mut n = 0;
     let and = |sql: &mut String, n: usize| sql.push_str(if n == 1 { " WHERE " } else { " AND " });
     for (column, value) in [
-        ("queue", &filter.queue),
-        ("priority", &filter.priority),
-        ("status", &filter.status),
+        ("queue", filter.queue.as_deref()),
+        ("priority", filter.priority.map(|p| p.as_str())),
+        ("status", filter.status.map(|st| st.as_str())),
     ] {
         if value.is_some() {
             n += 1;
@@ -128,11 +132,15 @@ pub(crate) fn list_sql(filter: &TicketFilter) -> String {
 /// The values for [`list_sql`]'s parameters, in order.
 pub(crate) fn list_params(filter: &TicketFilter) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value;
-    let mut values: Vec<Value> = [&filter.queue, &filter.priority, &filter.status]
-        .into_iter()
-        .flatten()
-        .map(|v| Value::Text(v.clone()))
-        .collect();
+    let mut values: Vec<Value> = [
+        filter.queue.as_deref(),
+        filter.priority.map(|p| p.as_str()),
+        filter.status.map(|st| st.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|v| Value::Text(v.to_string()))
+    .collect();
     if let Some(c) = &filter.after {
         values.push(Value::Integer(c.created_at));
         values.push(Value::Text(c.id.clone()));
@@ -367,8 +375,8 @@ fn create(tx: &Transaction<'_>, ticket: &Ticket, keys: &Keys) -> Result<(), Sqli
         &to_json(&ticket.cc, &context)?,
         &ticket.category,
         &ticket.queue,
-        &ticket.priority,
-        &ticket.status,
+        &ticket.priority.as_str(),
+        &ticket.status.as_str(),
         &ticket.received_at,
         &ticket.created_at,
         &ticket.last_message_at,
@@ -400,7 +408,16 @@ fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, i: usize, name: &str) -> Resu
     row.get(i).map_err(|e| format!("{name}: {e}"))
 }
 
-/// One `tickets` row (columns in [`TICKET_COLUMNS`] order).
+/// A text column holding an enum's name (priority, status), read exactly as
+/// serde reads it from a ticket's JSON or a DynamoDB item: the stored name,
+/// nothing else.
+fn name_col<T: DeserializeOwned>(row: &Row<'_>, i: usize, name: &str) -> Result<T, String> {
+    let text: String = col(row, i, name)?;
+    serde_json::from_value(serde_json::Value::String(text)).map_err(|e| format!("{name}: {e}"))
+}
+
+/// One `tickets` row (columns in [`TICKET_COLUMNS`] order). A priority or
+/// status that names no known value makes the row unreadable.
 fn row_to_ticket(row: &Row<'_>) -> Result<Ticket, String> {
     let count: i64 = col(row, 15, "message_count")?;
     Ok(Ticket {
@@ -414,8 +431,8 @@ fn row_to_ticket(row: &Row<'_>) -> Result<Ticket, String> {
         cc: json_col(row, 7, "cc")?,
         category: col(row, 8, "category")?,
         queue: col(row, 9, "queue")?,
-        priority: col(row, 10, "priority")?,
-        status: col(row, 11, "status")?,
+        priority: name_col(row, 10, "priority")?,
+        status: name_col(row, 11, "status")?,
         received_at: col(row, 12, "received_at")?,
         created_at: col(row, 13, "created_at")?,
         last_message_at: col(row, 14, "last_message_at")?,
@@ -478,6 +495,7 @@ impl TicketStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use triage_core::ticket::{Priority, TicketStatus};
 
     #[test]
     fn list_sql_has_only_given_conditions() {
@@ -488,7 +506,7 @@ mod tests {
         let sql = list_sql(&TicketFilter {
             queue: Some("q".into()),
             priority: None,
-            status: Some("open".into()),
+            status: Some(TicketStatus::New),
             limit: Some(50),
             after: None,
         });
@@ -535,8 +553,8 @@ mod tests {
             cc: vec![],
             category: String::new(),
             queue: String::new(),
-            priority: String::new(),
-            status: String::new(),
+            priority: Priority::Low,
+            status: TicketStatus::New,
             received_at: 0,
             created_at: 0,
             last_message_at: 0,

@@ -4,6 +4,7 @@
 //! index order with no separate sort.
 
 use triage_core::ports::TicketFilter;
+use triage_core::ticket::{Priority, TicketStatus};
 use triage_sqlite::{LOOKUP_QUERIES, SqliteDb, list_query};
 
 fn uses_key_or_index(line: &str) -> bool {
@@ -64,17 +65,17 @@ async fn list_reads_in_index_order() {
             ..Default::default()
         },
         TicketFilter {
-            priority: some("high"),
+            priority: Some(Priority::High),
             ..Default::default()
         },
         TicketFilter {
-            status: some("open"),
+            status: Some(TicketStatus::New),
             ..Default::default()
         },
         TicketFilter {
             queue: some("billing"),
-            priority: some("high"),
-            status: some("open"),
+            priority: Some(Priority::High),
+            status: Some(TicketStatus::New),
             limit: Some(100),
             after: None,
         },

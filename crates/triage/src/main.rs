@@ -35,6 +35,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use triage_core::ticket::{Priority, TicketStatus};
 use triage_ingest::IngestState;
 use triage_secrets::SecretResolver;
 use triage_worker::Worker;
@@ -137,10 +138,12 @@ enum Command {
         /// queue's kind: local, sqs or memory).
         #[arg(long = "ticket-queue", value_name = "QUEUE")]
         ticket_queue: Option<String>,
-        #[arg(long)]
-        priority: Option<String>,
-        #[arg(long)]
-        status: Option<String>,
+        /// Only tickets of this priority.
+        #[arg(long, ignore_case = true, value_parser = tickets::priority_arg())]
+        priority: Option<Priority>,
+        /// Only tickets in this status.
+        #[arg(long, ignore_case = true, value_parser = tickets::status_arg())]
+        status: Option<TicketStatus>,
         /// At most this many, newest first (0: all).
         #[arg(long, default_value_t = 100)]
         limit: usize,

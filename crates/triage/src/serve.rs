@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 use triage_core::listing::{self, Cursor, DEFAULT_PAGE_TICKETS, MAX_PAGE_BYTES, MAX_PAGE_TICKETS};
 use triage_core::ports::TicketFilter;
+use triage_core::ticket::{TicketStatus, parse_priority};
 use triage_ingest::IngestState;
 
 use crate::auth::{ApiToken, TOKEN_VAR, require_token};
@@ -101,10 +102,24 @@ async fn tickets(State(app): State<Arc<AppState>>, Query(q): Query<TicketQuery>)
         Some(Ok(c)) => Some(c),
         Some(Err(_)) => return bad_request("cursor is not one this server gave out"),
     };
+    // An unknown priority or status is refused, not matched against nothing.
+    let priority = match q.priority.as_deref().map(parse_priority).transpose() {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e.accepted()),
+    };
+    let status = match q
+        .status
+        .as_deref()
+        .map(str::parse::<TicketStatus>)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return bad_request(&e.accepted()),
+    };
     let filter = TicketFilter {
         queue: q.queue,
-        priority: q.priority,
-        status: q.status,
+        priority,
+        status,
         limit: None,
         after,
     };

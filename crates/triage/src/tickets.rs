@@ -1,18 +1,31 @@
 //! `triage tickets`: list tickets as a table or JSON lines, page by page
 //! (so `--limit 0`, every ticket, holds one page in memory, not the store).
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use triage_core::listing::{Cursor, MAX_PAGE_BYTES, MAX_PAGE_TICKETS, list_page};
 use triage_core::logsafe::escape_capped;
 use triage_core::ports::TicketFilter;
+use triage_core::ticket::{PRIORITY_NAMES, Priority, TicketStatus, parse_priority};
 
 use crate::error::CliError;
 use crate::runtime::AnyTickets;
 
+/// `--priority`: one of the priority names (clap lists them in the help and
+/// refuses any other value with its usual error).
+pub fn priority_arg() -> impl TypedValueParser<Value = Priority> {
+    PossibleValuesParser::new(PRIORITY_NAMES).try_map(|name| parse_priority(&name))
+}
+
+/// `--status`: one of the status names, as [`priority_arg`].
+pub fn status_arg() -> impl TypedValueParser<Value = TicketStatus> {
+    PossibleValuesParser::new(TicketStatus::NAMES).try_map(|name| name.parse::<TicketStatus>())
+}
+
 /// Which tickets, and how many (`None`: all of them).
 pub struct Query {
     pub queue: Option<String>,
-    pub priority: Option<String>,
-    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub status: Option<TicketStatus>,
     pub limit: Option<usize>,
 }
 
@@ -33,8 +46,8 @@ pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), CliErro
         }
         let filter = TicketFilter {
             queue: q.queue.clone(),
-            priority: q.priority.clone(),
-            status: q.status.clone(),
+            priority: q.priority,
+            status: q.status,
             limit: None,
             after: after.take(),
         };
@@ -50,8 +63,8 @@ pub async fn run(store: &AnyTickets, q: Query, json: bool) -> Result<(), CliErro
                     cell(&t.id, 40),
                     cell(&t.queue, 40),
                     cell(&t.category, 40),
-                    cell(&t.priority, 20),
-                    cell(&t.status, 20),
+                    t.priority.as_str().to_string(),
+                    t.status.to_string(),
                     t.message_count.to_string(),
                     cell(&t.subject, 60),
                 ]);

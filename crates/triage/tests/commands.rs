@@ -397,3 +397,44 @@ fn rules_eval_keeps_the_default_ahead_of_the_cookbook() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2"), "{err}");
 }
+
+/// `triage tickets --priority/--status` take the names of the enums only:
+/// clap refuses any other value with its usual error (exit 2), listing the
+/// accepted ones, before the store is opened; names are case-insensitive.
+#[test]
+fn tickets_filters_refuse_unknown_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    for (args, want) in [
+        (
+            &["tickets", "--priority", "urgent"][..],
+            "invalid value 'urgent' for '--priority <PRIORITY>'",
+        ),
+        (
+            &["tickets", "--priority", "normal", "--status", "new"],
+            "[possible values: low, medium, high]",
+        ),
+        (
+            &["tickets", "--status", "open"],
+            "invalid value 'open' for '--status <STATUS>'",
+        ),
+        (&["tickets", "--status", "closed"], "[possible values: new]"),
+    ] {
+        let o = triage(&db, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert!(!db.exists(), "a refused filter touched the store");
+    let help = ok(&db, &["tickets", "--help"]);
+    assert!(
+        help.contains("[possible values: low, medium, high]"),
+        "{help}"
+    );
+    assert!(help.contains("[possible values: new]"), "{help}");
+    let none = ok(
+        &db,
+        &["--json", "tickets", "--priority", "HIGH", "--status", "New"],
+    );
+    assert!(json_lines(&none).is_empty(), "{none}");
+}

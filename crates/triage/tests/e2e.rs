@@ -132,6 +132,42 @@ async fn serve_dedupes_fetches_truncated_and_lists_tickets() {
 
     let high = tickets_where(&client, &server.base, "priority=high").await;
     assert_eq!(high.len(), 1);
+    assert_eq!(high[0]["id"], incident["id"]);
+    assert_eq!(
+        tickets_where(&client, &server.base, "priority=HIGH").await,
+        high,
+        "names are case-insensitive"
+    );
+    let new = tickets_where(&client, &server.base, "status=new").await;
+    assert_eq!(new.len(), list.len(), "every ticket is new");
+    // An unknown priority or status is a 400 naming the accepted values,
+    // not an empty list.
+    for (query, message) in [
+        (
+            "priority=urgent",
+            "priority must be one of: low, medium, high",
+        ),
+        (
+            "priority=normal&status=new",
+            "priority must be one of: low, medium, high",
+        ),
+        ("priority=", "priority must be one of: low, medium, high"),
+        ("status=open", "status must be one of: new"),
+        ("priority=high&status=closed", "status must be one of: new"),
+    ] {
+        let r = client
+            .get(format!("{}/tickets?{query}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"error": "bad_request", "message": message}),
+            "{query}"
+        );
+    }
     // `limit` keeps the newest.
     let newest = tickets_where(&client, &server.base, "limit=1").await;
     assert!(list.len() > 1);

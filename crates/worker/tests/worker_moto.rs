@@ -10,6 +10,7 @@ use serde_json::json;
 use triage_core::classify::Rules;
 use triage_core::filters::SkipReason;
 use triage_core::ports::{ClaimTimes, DedupeKey, IdempotencyStore, TicketFilter, TicketStore};
+use triage_core::ticket::{Priority, TicketStatus};
 use triage_dynamodb::{DynamoIdempotency, DynamoTickets};
 use triage_nylas::{CachedFolders, NylasClient, NylasConfig};
 use triage_testkit::{moto_config, repo_root, unique_name};
@@ -171,7 +172,7 @@ async fn duplicate_deliveries_give_one_ticket() {
     let tickets = all_tickets(&w, &grant).await;
     assert_eq!(tickets.len(), 1);
     assert_eq!(tickets[0].message_count, 1);
-    assert_eq!(tickets[0].status, "new");
+    assert_eq!(tickets[0].status, TicketStatus::New);
     assert!(!tickets[0].applied_rules.is_empty());
 }
 
@@ -344,7 +345,7 @@ async fn sample_sqs_event_file_is_handled() {
     let tickets = all_tickets(&w, "7e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7").await;
     assert_eq!(tickets.len(), 1);
     assert_eq!(tickets[0].category, "incidents");
-    assert_eq!(tickets[0].priority, "high");
+    assert_eq!(tickets[0].priority, Priority::High);
 }
 
 #[tokio::test]

@@ -95,13 +95,12 @@ impl AckPolicy {
         Ok(policy)
     }
 
-    /// The response time promised for `priority` (a ticket's priority text;
-    /// unknown ones get the medium promise).
-    pub fn response_time(&self, priority: &str) -> &str {
-        match priority.parse::<Priority>() {
-            Ok(Priority::High) => &self.high,
-            Ok(Priority::Low) => &self.low,
-            _ => &self.medium,
+    /// The response time promised for a ticket of `priority`.
+    pub fn response_time(&self, priority: Priority) -> &str {
+        match priority {
+            Priority::High => &self.high,
+            Priority::Medium => &self.medium,
+            Priority::Low => &self.low,
         }
     }
 }
@@ -123,10 +122,9 @@ mod tests {
         let p = r.acknowledgements();
         assert!(p.enabled);
         assert_eq!(p.per_sender_per_day, 1);
-        assert_eq!(p.response_time("high"), "1 hour");
-        assert_eq!(p.response_time("medium"), "1 business day");
-        assert_eq!(p.response_time("unknown"), "1 business day");
-        assert_eq!(p.response_time("LOW"), "2 business days");
+        assert_eq!(p.response_time(Priority::High), "1 hour");
+        assert_eq!(p.response_time(Priority::Medium), "1 business day");
+        assert_eq!(p.response_time(Priority::Low), "2 business days");
     }
 
     #[test]

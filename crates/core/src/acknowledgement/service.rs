@@ -157,7 +157,7 @@ impl<L: AckLedger, A: AckSender> Acknowledger for Acknowledgements<L, A> {
             Ok(to) => to,
             Err(no) => return AckOutcome::Skipped(no),
         };
-        let ack = compose(ticket, msg, to, self.policy.response_time(&ticket.priority));
+        let ack = compose(ticket, msg, to, self.policy.response_time(ticket.priority));
         match self
             .ledger
             .record_once(&ack.once_key(), now_s.saturating_add(ONCE_RECORD_TTL_S))

@@ -92,7 +92,9 @@ pub use tickets_listing::{
 pub use triage_clock::now_ms;
 use triage_core::Participant;
 use triage_core::ports::{ClaimTimes, DedupeKey, TicketFilter, TicketStore};
-use triage_core::ticket::{AppliedRule, AttachmentMeta, Ticket, TicketWrite, ticket_id};
+use triage_core::ticket::{
+    AppliedRule, AttachmentMeta, Priority, Ticket, TicketStatus, TicketWrite, ticket_id,
+};
 
 use crate::unique_name;
 
@@ -139,8 +141,8 @@ pub fn sample_ticket(grant_id: &str, message_id: &str, thread_id: Option<&str>, 
         cc: vec![],
         category: "general".into(),
         queue: "support".into(),
-        priority: "normal".into(),
-        status: "open".into(),
+        priority: Priority::Medium,
+        status: TicketStatus::New,
         received_at: at,
         created_at: at,
         last_message_at: at,

@@ -5,26 +5,27 @@
 
 use triage_core::listing::{Cursor, MAX_PAGE_BYTES, STORE_CHUNK, list_page, newest_first};
 use triage_core::ports::{TicketFilter, TicketStore};
-use triage_core::ticket::Ticket;
+use triage_core::ticket::{Priority, Ticket, TicketStatus};
 
 use super::{sample_ticket, write_ok};
 use crate::unique_name;
 
 /// `list` filters on queue, priority and status (combined with AND) and
-/// returns newest first (`created_at` descending).
+/// returns newest first (`created_at` descending). (Every ticket is
+/// [`TicketStatus::New`] today: the status filter keeps them all.)
 pub async fn list_filters_and_orders<S: TicketStore>(store: &S) {
     let grant = unique_name("grant");
-    let make = |mid: &str, queue: &str, priority: &str, status: &str, at: i64| {
+    let make = |mid: &str, queue: &str, priority: Priority, at: i64| {
         let mut t = sample_ticket(&grant, mid, Some(&format!("th-{mid}")), at);
         t.queue = queue.into();
-        t.priority = priority.into();
-        t.status = status.into();
+        t.priority = priority;
+        t.status = TicketStatus::New;
         t
     };
-    let a = make("a", "billing", "high", "open", 1_000);
-    let b = make("b", "billing", "normal", "closed", 2_000);
-    let c = make("c", "support", "high", "open", 3_000);
-    let d = make("d", "support", "low", "open", 4_000);
+    let a = make("a", "billing", Priority::High, 1_000);
+    let b = make("b", "billing", Priority::Medium, 2_000);
+    let c = make("c", "support", Priority::High, 3_000);
+    let d = make("d", "support", Priority::Low, 4_000);
     for t in [&b, &d, &a, &c] {
         write_ok(store, t).await;
     }
@@ -41,8 +42,8 @@ pub async fn list_filters_and_orders<S: TicketStore>(store: &S) {
             for t in &all {
                 assert!(
                     filter.queue.as_ref().is_none_or(|q| &t.queue == q)
-                        && filter.priority.as_ref().is_none_or(|p| &t.priority == p)
-                        && filter.status.as_ref().is_none_or(|s| &t.status == s),
+                        && filter.priority.is_none_or(|p| t.priority == p)
+                        && filter.status.is_none_or(|s| t.status == s),
                     "ticket {} does not match {filter:?}",
                     t.id
                 );
@@ -67,7 +68,7 @@ pub async fn list_filters_and_orders<S: TicketStore>(store: &S) {
     .await;
     check(
         TicketFilter {
-            priority: Some("high".into()),
+            priority: Some(Priority::High),
             ..Default::default()
         },
         vec![&c, &a],
@@ -75,7 +76,7 @@ pub async fn list_filters_and_orders<S: TicketStore>(store: &S) {
     .await;
     check(
         TicketFilter {
-            status: Some("closed".into()),
+            priority: Some(Priority::Medium),
             ..Default::default()
         },
         vec![&b],
@@ -83,13 +84,30 @@ pub async fn list_filters_and_orders<S: TicketStore>(store: &S) {
     .await;
     check(
         TicketFilter {
+            status: Some(TicketStatus::New),
+            ..Default::default()
+        },
+        vec![&d, &c, &b, &a],
+    )
+    .await;
+    check(
+        TicketFilter {
             queue: Some("support".into()),
-            priority: Some("high".into()),
-            status: Some("open".into()),
+            priority: Some(Priority::High),
+            status: Some(TicketStatus::New),
             limit: None,
             after: None,
         },
         vec![&c],
+    )
+    .await;
+    check(
+        TicketFilter {
+            queue: Some("billing".into()),
+            priority: Some(Priority::Low),
+            ..Default::default()
+        },
+        vec![],
     )
     .await;
     // A limit keeps the newest.
