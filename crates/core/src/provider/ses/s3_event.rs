@@ -84,11 +84,9 @@ struct Object {
 /// Does `body` look like an S3 notification (rather than a queue envelope)?
 /// A cheap check on the first keys; [`parse`] decides.
 pub fn looks_like(body: &str) -> bool {
-    // Bytes, not a `str` slice: 256 may fall inside a character.
-    let head = &body.as_bytes()[..body.len().min(256)];
-    let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
-    has(head, b"\"Records\"") && has(body.as_bytes(), b"\"aws:s3\"")
-        || has(head, b"\"s3:TestEvent\"")
+    // Cut at a character boundary: byte 256 may fall inside a character.
+    let head = &body[..body.floor_char_boundary(256)];
+    head.contains("\"Records\"") && body.contains("\"aws:s3\"") || head.contains("\"s3:TestEvent\"")
 }
 
 /// Parse a queue message S3 sent. Records of other sources, or of events
