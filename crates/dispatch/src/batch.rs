@@ -282,24 +282,11 @@ mod tests {
 
     /// A stream record of a ticket's creation whose image has `priority`.
     fn created_record(priority: &str) -> Record {
+        let mut image = crate::image::sample_image();
+        image["priority"] = json!({"S": priority});
         serde_json::from_value(json!({
             "eventSource": "aws:dynamodb",
-            "dynamodb": {
-                "SequenceNumber": "1",
-                "NewImage": {
-                    "pk": {"S": "ticket#t_1"}, "id": {"S": "t_1"}, "grant_id": {"S": "g"},
-                    "message_id": {"S": "m1"}, "thread_id": {"NULL": true},
-                    "subject": {"S": "Refund"},
-                    "requester": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
-                    "to": {"L": []}, "cc": {"L": []}, "category": {"S": "billing"},
-                    "queue": {"S": "billing"}, "priority": {"S": priority}, "status": {"S": "new"},
-                    "received_at": {"N": "5"}, "created_at": {"N": "5"},
-                    "last_message_at": {"N": "5"}, "message_count": {"N": "1"},
-                    "message_ids": {"L": [{"S": "m1"}]}, "snippet": {"S": "Please refund"},
-                    "attachments": {"L": []}, "applied_rules": {"L": []},
-                    "thread_keys": {"L": []}, "last_event": {"S": CREATED_MARKER}
-                }
-            }
+            "dynamodb": {"SequenceNumber": "1", "NewImage": image}
         }))
         .unwrap()
     }

@@ -69,6 +69,25 @@ fn number(n: &str) -> Option<Number> {
     n.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
+/// A DynamoDB JSON image of a valid ticket (`t_1`, billing, medium, just
+/// created), for this crate's tests.
+#[cfg(test)]
+pub(crate) fn sample_image() -> Value {
+    serde_json::json!({
+        "pk": {"S": "ticket#t_1"}, "id": {"S": "t_1"}, "grant_id": {"S": "g"},
+        "message_id": {"S": "m1"}, "thread_id": {"NULL": true},
+        "subject": {"S": "Refund"},
+        "requester": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
+        "to": {"L": []}, "cc": {"L": []}, "category": {"S": "billing"},
+        "queue": {"S": "billing"}, "priority": {"S": "medium"}, "status": {"S": "new"},
+        "received_at": {"N": "5"}, "created_at": {"N": "5"}, "last_message_at": {"N": "5"},
+        "message_count": {"N": "1"}, "message_ids": {"L": [{"S": "m1"}]},
+        "snippet": {"S": "Please refund"}, "attachments": {"L": []},
+        "applied_rules": {"L": [{"M": {"rule": {"S": "billing"}, "decision": {"S": "queue=billing"}}}]},
+        "thread_keys": {"L": []}, "last_event": {"S": triage_core::events::CREATED_MARKER}
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,19 +118,7 @@ mod tests {
 
     #[test]
     fn a_ticket_image_reads_back_and_a_pointer_is_not_a_ticket() {
-        let t = image(json!({
-            "pk": {"S": "ticket#t_1"}, "id": {"S": "t_1"}, "grant_id": {"S": "g"},
-            "message_id": {"S": "m1"}, "thread_id": {"NULL": true},
-            "subject": {"S": "Refund"},
-            "requester": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
-            "to": {"L": []}, "cc": {"L": []}, "category": {"S": "billing"},
-            "queue": {"S": "billing"}, "priority": {"S": "medium"}, "status": {"S": "new"},
-            "received_at": {"N": "5"}, "created_at": {"N": "5"}, "last_message_at": {"N": "5"},
-            "message_count": {"N": "1"}, "message_ids": {"L": [{"S": "m1"}]},
-            "snippet": {"S": "Please refund"}, "attachments": {"L": []},
-            "applied_rules": {"L": [{"M": {"rule": {"S": "billing"}, "decision": {"S": "queue=billing"}}}]},
-            "thread_keys": {"L": []}, "last_event": {"S": "ticket.created"}
-        }));
+        let t = image(sample_image());
         let ticket = ticket_of(&t).expect("a ticket");
         assert_eq!(ticket.id, "t_1");
         assert_eq!(ticket.requester.email, "ann@example.com");
@@ -129,7 +136,7 @@ mod tests {
     #[test]
     fn an_image_with_an_unknown_priority_or_status_is_an_error() {
         let with = |field: &str, value: &str| {
-            let mut v = ticket_image();
+            let mut v = image(sample_image());
             v.insert(field.to_string(), json!({"S": value}));
             ticket_of(&v)
         };
@@ -145,27 +152,10 @@ mod tests {
             let e = with(field, value).expect_err(value);
             assert!(e.contains("unknown variant"), "{field}={value}: {e}");
         }
-        let mut v = ticket_image();
+        let mut v = image(sample_image());
         v.insert("priority".into(), json!({"N": "3"}));
         assert!(ticket_of(&v).is_err());
         v.insert("priority".into(), json!({"B": "AAAA"}));
         assert!(ticket_of(&v).unwrap_err().contains("`priority`"));
-    }
-
-    /// A valid ticket image.
-    fn ticket_image() -> HashMap<String, Value> {
-        image(json!({
-            "pk": {"S": "ticket#t_2"}, "id": {"S": "t_2"}, "grant_id": {"S": "g"},
-            "message_id": {"S": "m2"}, "thread_id": {"NULL": true},
-            "subject": {"S": "Down"},
-            "requester": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
-            "to": {"L": []}, "cc": {"L": []}, "category": {"S": "incidents"},
-            "queue": {"S": "incidents"}, "priority": {"S": "high"}, "status": {"S": "new"},
-            "received_at": {"N": "5"}, "created_at": {"N": "5"}, "last_message_at": {"N": "5"},
-            "message_count": {"N": "1"}, "message_ids": {"L": [{"S": "m2"}]},
-            "snippet": {"S": "It is down"}, "attachments": {"L": []},
-            "applied_rules": {"L": []}, "thread_keys": {"L": []},
-            "last_event": {"S": "ticket.created"}
-        }))
     }
 }
