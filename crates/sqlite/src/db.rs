@@ -274,11 +274,13 @@ impl SqliteDb {
             deadline,
             work: Box::new(Task::new(f, reply)),
         };
-        self.inner.counters.submitted();
         self.inner
             .jobs
             .send(job)
             .map_err(|e| writer_stopped(e.0.context))?;
+        // Counted once the job is in the writer's queue, not before: a
+        // caller that sees the count knows the next batch can take it.
+        self.inner.counters.submitted();
         Ok(answer)
     }
 
